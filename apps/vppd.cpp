@@ -1,0 +1,79 @@
+// vppd: the virtual power plant daemon.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "adapters/logging.hpp"
+#include "apps/fleet_summary.hpp"
+#include "config/config.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: vppd --config FILE --check-config [--log-level LEVEL]
+       vppd --version | --help
+
+Options:
+  --config FILE       the YAML configuration (see config/examples/demo.yaml)
+  --check-config      validate FILE, print the fleet summary and exit:
+                      0 when valid, 2 with every error (file:line:column: field: reason)
+  --log-level LEVEL   trace, debug, info, warn, error, critical or off
+                      (overrides logging.level in the configuration)
+  --version           print the version and exit
+  --help              print this help and exit
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  std::string log_level;
+  bool check_config = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&](const char* name) -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "vppd: %s needs a value\n%s", name, kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("vppd %s\n", VPP_VERSION);
+      return 0;
+    } else if (a == "--config") {
+      config_path = value("--config");
+    } else if (a == "--check-config") {
+      check_config = true;
+    } else if (a == "--log-level") {
+      log_level = value("--log-level");
+      if (!vpp::valid_log_level(log_level)) {
+        std::fprintf(stderr, "vppd: unknown log level '%s'\n", log_level.c_str());
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr, "vppd: unknown argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "vppd: --config FILE is required\n%s", kUsage);
+    return 2;
+  }
+  if (!check_config) {
+    std::fprintf(stderr, "vppd: only --check-config is available in this version\n%s", kUsage);
+    return 2;
+  }
+  auto cfg = vpp::config::load_config_file(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "%s", cfg.error().c_str());
+    std::fprintf(stderr, "vppd: %s is not valid\n", config_path.c_str());
+    return 2;
+  }
+  vpp::setup_logging(log_level.empty() ? cfg->logging.level : log_level);
+  std::fputs(vpp::apps::fleet_summary_text(*cfg).c_str(), stdout);
+  return 0;
+}

@@ -1,0 +1,438 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "model/building.hpp"
+
+namespace vpp::config {
+namespace {
+
+const std::vector<std::string> kAssetKinds = {"pv", "battery", "hvac_zone", "flexible_load", "site_meter", "ev_charger"};
+const std::vector<std::string> kBuildingTypes = {"office", "mall", "school", "hospital", "data_centre"};
+const std::vector<std::string> kDays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+// Errors found after the whole document was read point at the node that holds the value.
+struct Located {
+  YAML::Mark mark;
+  std::string path;
+};
+
+bool is_hex64(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
+}
+
+std::optional<int> parse_utc_offset(const std::string& s) {
+  // "+08:00", "-05:30", "Z"
+  if (s == "Z" || s == "UTC" || s == "+00:00") return 0;
+  if (s.size() != 6 || (s[0] != '+' && s[0] != '-') || s[3] != ':') return std::nullopt;
+  const auto hm = parse_hh_mm(s.substr(1));
+  if (!hm || *hm > 14 * 60) return std::nullopt;
+  return s[0] == '-' ? -*hm : *hm;
+}
+
+std::optional<TlsFiles> read_tls(MapReader& parent) {
+  auto r = parent.map("tls");
+  if (!r) return std::nullopt;
+  TlsFiles t;
+  t.ca_file = r->string_or("ca_file", "");
+  t.cert_file = r->string_or("cert_file", "");
+  t.key_file = r->string_or("key_file", "");
+  t.verify_peer = r->boolean("verify_peer").value_or(true);
+  if (t.cert_file.empty() != t.key_file.empty()) {
+    r->error(t.cert_file.empty() ? "cert_file" : "key_file", "cert_file and key_file must be given together");
+  }
+  return t;
+}
+
+MqttConfig read_mqtt(MapReader& r) {
+  MqttConfig m;
+  if (auto url = r.string("url", true)) {
+    static const char* kSchemes[] = {"tcp://", "ssl://", "mqtt://", "mqtts://", "ws://", "wss://"};
+    if (std::none_of(std::begin(kSchemes), std::end(kSchemes), [&](const char* p) { return url->starts_with(p); })) {
+      r.error("url", "must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or wss://, found '" + *url + "'");
+    }
+    m.url = *url;
+  }
+  m.client_id = r.string_or("client_id", "vppd");
+  if (m.client_id.empty()) r.error("client_id", "must not be empty");
+  m.username = r.string_or("username", "");
+  m.password_file = r.string_or("password_file", "");
+  if (!m.password_file.empty() && m.username.empty()) r.error("password_file", "needs a username");
+  m.tls = read_tls(r);
+  if (m.tls && (m.url.starts_with("tcp://") || m.url.starts_with("mqtt://"))) {
+    r.error("tls", "is set but url uses a plain-text scheme (use ssl:// or mqtts://)");
+  }
+  m.keepalive = r.duration("keepalive", false, std::chrono::seconds(1)).value_or(m.keepalive);
+  m.topic_prefix = r.string_or("topic_prefix", "vpp");
+  r.map_list("device_groups", [&](MapReader& g) {
+    MqttDeviceGroup dg;
+    dg.name = g.string("name", true).value_or("");
+    const auto dialect = g.choice("dialect", {"json", "sparkplug_b"}, true);
+    dg.dialect = dialect == "sparkplug_b" ? MqttDialect::sparkplug_b : MqttDialect::json;
+    if (dg.dialect == MqttDialect::sparkplug_b) {
+      dg.sparkplug_group_id = g.string("group_id", true).value_or("");
+      if (dg.sparkplug_group_id.find_first_of("+/#") != std::string::npos) {
+        g.error("group_id", "must not contain '+', '/' or '#'");
+      }
+    } else if (g.has("group_id")) {
+      g.error("group_id", "applies to the sparkplug_b dialect only");
+    }
+    dg.sites = g.string_list("sites");
+    m.device_groups.push_back(std::move(dg));
+  });
+  return m;
+}
+
+HttpConfig read_http(MapReader& r, std::vector<Located>& token_sites_at) {
+  HttpConfig h;
+  h.bind_address = r.string_or("bind", h.bind_address);
+  h.port = static_cast<std::uint16_t>(r.integer("port", {.min = 0, .max = 65535}).value_or(h.port));
+  h.tls = read_tls(r);
+  h.max_body_bytes = static_cast<std::size_t>(
+      r.integer("max_body_bytes", {.min = 256, .max = 64.0 * 1024 * 1024}).value_or(static_cast<long long>(h.max_body_bytes)));
+  h.rate_limit_per_s = r.number_or("rate_limit_per_s", h.rate_limit_per_s, kPositive);
+  std::set<std::string> names;
+  r.map_list("tokens", [&](MapReader& t) {
+    ApiToken tok;
+    tok.name = t.string("name", true).value_or("");
+    if (!tok.name.empty() && !names.insert(tok.name).second) t.error("name", "duplicate token name '" + tok.name + "'");
+    const auto role = t.choice("role", {"operator", "site_manager", "viewer"}, true);
+    tok.role = role == "operator" ? Role::operator_ : role == "site_manager" ? Role::site_manager : Role::viewer;
+    if (auto hash = t.string("sha256", true)) {
+      if (!is_hex64(*hash)) {
+        t.error("sha256", "must be the 64-hex-digit SHA-256 of the token (e.g. from `sha256sum`)");
+      } else {
+        tok.sha256_hex = *hash;
+        std::transform(tok.sha256_hex.begin(), tok.sha256_hex.end(), tok.sha256_hex.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      }
+    }
+    tok.sites = t.string_list("sites");
+    if (role == "site_manager" && tok.sites.empty()) t.error("sites", "a site_manager token needs at least one site");
+    if (role && role != "site_manager" && !tok.sites.empty()) t.error("sites", "only site_manager tokens are scoped to sites");
+    for (std::size_t i = 0; i < tok.sites.size(); ++i) {
+      token_sites_at.push_back({t.raw("sites")[i].Mark(), t.field("sites") + "[" + std::to_string(i) + "]"});
+    }
+    h.tokens.push_back(std::move(tok));
+  });
+  return h;
+}
+
+ModbusDevice read_modbus_device(MapReader& r) {
+  ModbusDevice d;
+  d.id = r.string("id", true).value_or("");
+  d.site_id = r.string("site", true).value_or("");
+  d.asset_id = r.string("asset", true).value_or("");
+  d.transport = r.choice("transport", {"tcp", "rtu"}).value_or("tcp") == "rtu" ? ModbusTransport::rtu : ModbusTransport::tcp;
+  if (d.transport == ModbusTransport::tcp) {
+    d.host = r.string("host", true).value_or("");
+    d.port = static_cast<std::uint16_t>(r.integer("port", {.min = 1, .max = 65535}).value_or(502));
+    if (r.has("serial_port")) r.error("serial_port", "applies to transport: rtu only");
+  } else {
+    d.serial_port = r.string("serial_port", true).value_or("");
+    d.baud = static_cast<int>(r.integer("baud", {.min = 300, .max = 4'000'000}).value_or(9600));
+    if (r.has("host")) r.error("host", "applies to transport: tcp only");
+  }
+  d.unit_id = static_cast<int>(r.integer("unit_id", {.min = 0, .max = 247}).value_or(1));
+  if (r.has("sunspec_base")) {
+    const auto s = r.string("sunspec_base").value_or("");
+    if (s != "auto") {
+      if (s == "0" || s == "40000" || s == "50000") {
+        d.sunspec_base = std::stoi(s);
+      } else {
+        r.error("sunspec_base", "must be auto, 0, 40000 or 50000, found '" + s + "'");
+      }
+    }
+  }
+  d.poll_period = r.duration("poll_period", false, std::chrono::milliseconds(100)).value_or(d.poll_period);
+  d.timeout = r.duration("timeout", false, std::chrono::milliseconds(10)).value_or(d.timeout);
+  d.retries = static_cast<int>(r.integer("retries", {.min = 0, .max = 10}).value_or(d.retries));
+  return d;
+}
+
+OptimizerConfig read_optimizer(MapReader& r) {
+  OptimizerConfig o;
+  o.horizon_steps = static_cast<int>(r.integer("horizon_steps", {.min = 1, .max = 2016}).value_or(o.horizon_steps));
+  o.step = r.duration("step", false, std::chrono::minutes(1)).value_or(o.step);
+  o.solver = r.choice("solver", {"clp", "decomposed"}).value_or("decomposed") == "clp" ? SolverKind::clp
+                                                                                      : SolverKind::decomposed;
+  o.resolve_period = r.duration("resolve_period", false, std::chrono::seconds(10)).value_or(o.resolve_period);
+  o.threads = static_cast<int>(r.integer("threads", {.min = 0, .max = 1024}).value_or(0));
+  return o;
+}
+
+}  // namespace
+
+std::string_view to_string(Role r) {
+  switch (r) {
+    case Role::operator_: return "operator";
+    case Role::site_manager: return "site_manager";
+    case Role::viewer: return "viewer";
+  }
+  return "?";
+}
+
+std::optional<int> parse_hh_mm(const std::string& s) {
+  if (s.size() != 5 || s[2] != ':' || !std::isdigit(static_cast<unsigned char>(s[0])) ||
+      !std::isdigit(static_cast<unsigned char>(s[1])) || !std::isdigit(static_cast<unsigned char>(s[3])) ||
+      !std::isdigit(static_cast<unsigned char>(s[4]))) {
+    return std::nullopt;
+  }
+  const int h = (s[0] - '0') * 10 + (s[1] - '0');
+  const int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (m > 59 || h > 24 || (h == 24 && m != 0)) return std::nullopt;
+  return h * 60 + m;
+}
+
+std::optional<Asset> read_asset(MapReader& r) {
+  Asset a;
+  a.id = r.string("id", true).value_or("");
+  a.name = r.string_or("name", "");
+  const auto kind = r.choice("kind", kAssetKinds, true);
+  if (!kind) return std::nullopt;
+  const std::size_t before = r.diagnostics().items().size();
+  if (*kind == "pv") {
+    PvSpec s;
+    s.rated_kw = r.number("rated_kw", kPositive, true).value_or(0);
+    s.dc_peak_kw = r.number_or("dc_peak_kw", s.rated_kw * 1.1, kPositive);
+    s.tilt_deg = r.number_or("tilt_deg", s.tilt_deg, {.min = 0, .max = 90});
+    s.azimuth_deg = r.number_or("azimuth_deg", s.azimuth_deg, {.min = 0, .max = 360});
+    s.temp_coeff_per_c = r.number_or("temp_coeff_per_c", s.temp_coeff_per_c, {.min = -0.02, .max = 0});
+    a.spec = s;
+  } else if (*kind == "battery") {
+    BatterySpec s;
+    s.capacity_kwh = r.number("capacity_kwh", kPositive, true).value_or(0);
+    s.max_charge_kw = r.number("max_charge_kw", kPositive, true).value_or(0);
+    s.max_discharge_kw = r.number("max_discharge_kw", kPositive, true).value_or(0);
+    s.charge_efficiency = r.number_or("charge_efficiency", s.charge_efficiency, kFraction);
+    s.discharge_efficiency = r.number_or("discharge_efficiency", s.discharge_efficiency, kFraction);
+    s.soc_min_pct = r.number_or("soc_min_pct", s.soc_min_pct, kPercent);
+    s.soc_max_pct = r.number_or("soc_max_pct", s.soc_max_pct, kPercent);
+    if (s.soc_min_pct >= s.soc_max_pct) {
+      r.error("soc_max_pct", "must be greater than soc_min_pct (" + std::to_string(s.soc_min_pct) + ")");
+    }
+    s.self_discharge_pct_per_day = r.number_or("self_discharge_pct_per_day", s.self_discharge_pct_per_day, kPercent);
+    s.ramp_kw_per_s = r.number_or("ramp_kw_per_s", s.ramp_kw_per_s, kNonNegative);
+    a.spec = s;
+  } else if (*kind == "hvac_zone") {
+    HvacZoneSpec s;
+    s.rated_electric_kw = r.number("rated_electric_kw", kPositive, true).value_or(0);
+    s.rated_cop = r.number_or("rated_cop", s.rated_cop, {.greater_than = 0, .max = 15});
+    s.floor_area_m2 = r.number("floor_area_m2", kPositive, true).value_or(0);
+    // R and C default to the building type's archetype (set by read_site, which knows the type).
+    s.thermal_resistance_k_per_kw = r.number_or("thermal_resistance_k_per_kw", 0, kPositive);
+    s.thermal_capacitance_kwh_per_k = r.number_or("thermal_capacitance_kwh_per_k", 0, kPositive);
+    s.default_setpoint_c = r.number_or("default_setpoint_c", s.default_setpoint_c, {.min = 10, .max = 35});
+    s.deadband_c = r.number_or("deadband_c", s.deadband_c, {.min = 0, .max = 5});
+    a.spec = s;
+  } else if (*kind == "flexible_load") {
+    FlexibleLoadSpec s;
+    s.rated_kw = r.number("rated_kw", kPositive, true).value_or(0);
+    s.max_curtail_pct = r.number_or("max_curtail_pct", 0, kPercent);
+    s.max_shift_kwh = r.number_or("max_shift_kwh", 0, kNonNegative);
+    a.spec = s;
+  } else if (*kind == "site_meter") {
+    SiteMeterSpec s;
+    s.import_limit_kw = r.number_or("import_limit_kw", 0, kNonNegative);
+    s.export_limit_kw = r.number_or("export_limit_kw", 0, kNonNegative);
+    a.spec = s;
+  } else {
+    EvChargerSpec s;
+    s.max_charge_kw = r.number("max_charge_kw", kPositive, true).value_or(0);
+    s.max_discharge_kw = r.number_or("max_discharge_kw", 0, kNonNegative);
+    s.connectors = static_cast<int>(r.integer("connectors", {.min = 1, .max = 1000}).value_or(1));
+    a.spec = s;
+  }
+  if (r.diagnostics().items().size() != before) return std::nullopt;
+  return a;
+}
+
+void read_site_limits(MapReader& r, SiteLimits& l) {
+  l.comfort_min_c = r.number_or("comfort_min_c", l.comfort_min_c, {.min = 5, .max = 40});
+  l.comfort_max_c = r.number_or("comfort_max_c", l.comfort_max_c, {.min = 5, .max = 40});
+  if (l.comfort_min_c >= l.comfort_max_c) {
+    r.error(r.has("comfort_max_c") ? "comfort_max_c" : "comfort_min_c",
+            "comfort band is empty: comfort_min_c must be below comfort_max_c");
+  }
+  l.battery_reserve_pct = r.number_or("battery_reserve_pct", l.battery_reserve_pct, kPercent);
+  l.max_curtailment_pct = r.number_or("max_curtailment_pct", l.max_curtailment_pct, kPercent);
+  l.import_limit_kw = r.number_or("import_limit_kw", l.import_limit_kw, kNonNegative);
+  l.export_limit_kw = r.number_or("export_limit_kw", l.export_limit_kw, kNonNegative);
+  r.map_list("availability", [&](MapReader& w) {
+    AvailabilityWindow aw;
+    aw.days_of_week.clear();
+    w.list("days", [&](const YAML::Node& d, const std::string& path) {
+      const auto it = d.IsScalar() ? std::find(kDays.begin(), kDays.end(), d.Scalar()) : kDays.end();
+      if (it == kDays.end()) {
+        w.diagnostics().add(d.Mark(), path, "must be one of mon, tue, wed, thu, fri, sat, sun");
+      } else {
+        aw.days_of_week.push_back(static_cast<int>(it - kDays.begin()) + 1);
+      }
+    });
+    if (aw.days_of_week.empty() && !w.has("days")) aw.days_of_week = {1, 2, 3, 4, 5, 6, 7};
+    // Minutes after midnight, -1 where absent or invalid (plain ints: GCC 12 misreports
+    // std::optional<int> here as maybe-uninitialized).
+    auto minutes = [&](const char* key) {
+      const auto text = w.string(key, true);
+      if (!text) return -1;
+      const auto m = parse_hh_mm(*text);
+      if (!m) w.error(key, "must be a local time HH:MM, found '" + *text + "'");
+      return m.value_or(-1);
+    };
+    const int sm = minutes("start");
+    const int em = minutes("end");
+    if (sm >= 0 && em >= 0 && sm >= em) w.error("end", "must be after start");
+    aw.start_minute = sm >= 0 ? sm : 0;
+    aw.end_minute = em >= 0 ? em : 1440;
+    l.availability.push_back(std::move(aw));
+  });
+}
+
+std::optional<Site> read_site(MapReader& r) {
+  const std::size_t before = r.diagnostics().items().size();
+  Site s;
+  s.id = r.string("id", true).value_or("");
+  if (!s.id.empty() && s.id.find_first_of("/+# ") != std::string::npos) {
+    r.error("id", "must not contain '/', '+', '#' or spaces (ids appear in MQTT topics)");
+  }
+  s.name = r.string_or("name", s.id);
+  s.owner = r.string_or("owner", "");
+  if (auto t = r.choice("type", kBuildingTypes, true)) s.type = *building_type_from_string(*t);
+  s.latitude_deg = r.number_or("latitude", 0, {.min = -90, .max = 90});
+  s.longitude_deg = r.number_or("longitude", 0, {.min = -180, .max = 180});
+  if (auto l = r.map("limits")) read_site_limits(*l, s.limits);
+
+  std::map<std::string, int> asset_index;
+  std::vector<Located> battery_at;
+  int index = 0;
+  r.map_list("assets", [&](MapReader& a) {
+    auto asset = read_asset(a);
+    if (asset) {
+      if (!asset->id.empty() && !asset_index.emplace(asset->id, index).second) {
+        a.error("id", "duplicate asset id '" + asset->id + "' in site '" + s.id + "'");
+      }
+      if (auto* h = std::get_if<HvacZoneSpec>(&asset->spec)) {
+        const auto th = typical_zone_thermal(s.type, h->floor_area_m2);
+        if (h->thermal_resistance_k_per_kw == 0) h->thermal_resistance_k_per_kw = th.r_k_per_kw;
+        if (h->thermal_capacitance_kwh_per_k == 0) h->thermal_capacitance_kwh_per_k = th.c_kwh_per_k;
+      }
+      if (const auto* b = std::get_if<BatterySpec>(&asset->spec)) {
+        if (s.limits.battery_reserve_pct > b->soc_max_pct) {
+          a.error("soc_max_pct", "is below the site's battery_reserve_pct (" +
+                                     std::to_string(s.limits.battery_reserve_pct) + "): the reserve could never be held");
+        }
+      }
+      s.assets.push_back(std::move(*asset));
+    }
+    ++index;
+  });
+  if (r.diagnostics().items().size() != before) return std::nullopt;
+  return s;
+}
+
+Result<Config> load_config_text(const std::string& text, const std::string& file_name) {
+  Diagnostics diag(file_name);
+  Config cfg;
+  cfg.source_file = file_name;
+  const YAML::Node root = parse_yaml(text, diag);
+  if (diag.empty()) {
+    MapReader r(root, "", diag);
+    if (r.valid()) {
+      if (auto off = r.string("utc_offset")) {
+        if (auto m = parse_utc_offset(*off)) {
+          cfg.utc_offset_minutes = *m;
+        } else {
+          r.error("utc_offset", "must be an offset such as +08:00 or Z, found '" + *off + "'");
+        }
+      }
+      if (auto m = r.map("mqtt")) cfg.mqtt = read_mqtt(*m);
+      std::vector<Located> token_sites;
+      if (auto h = r.map("http")) cfg.http = read_http(*h, token_sites);
+      std::vector<Located> device_at;
+      if (auto m = r.map("modbus")) {
+        m->map_list("devices", [&](MapReader& d) {
+          cfg.modbus_devices.push_back(read_modbus_device(d));
+          device_at.push_back({d.mark(), d.path()});
+        });
+      }
+      if (auto o = r.map("optimizer")) cfg.optimizer = read_optimizer(*o);
+      if (auto s = r.map("store")) {
+        cfg.store.path = s->string_or("path", cfg.store.path);
+        if (cfg.store.path.empty()) s->error("path", "must not be empty");
+      }
+      if (auto l = r.map("logging")) {
+        cfg.logging.level =
+            l->choice("level", {"trace", "debug", "info", "warn", "error", "critical", "off"}).value_or("info");
+      }
+      std::set<std::string> site_ids;
+      r.map_list("sites", [&](MapReader& sr) {
+        auto site = read_site(sr);
+        if (!site) return;
+        if (!site_ids.insert(site->id).second) {
+          sr.error("id", "duplicate site id '" + site->id + "'");
+          return;
+        }
+        cfg.sites.push_back(std::move(*site));
+      });
+      std::map<std::string, const Site*> by_id;
+      for (const auto& s : cfg.sites) by_id.emplace(s.id, &s);
+      // Cross references, checked once every site is known.
+      for (std::size_t i = 0; i < cfg.modbus_devices.size(); ++i) {
+        const auto& d = cfg.modbus_devices[i];
+        const auto it = by_id.find(d.site_id);
+        if (it == by_id.end()) {
+          if (!d.site_id.empty()) diag.add(device_at[i].mark, device_at[i].path + ".site", "unknown site '" + d.site_id + "'");
+          continue;
+        }
+        const Asset* a = it->second->find_asset(d.asset_id);
+        if (!a) {
+          if (!d.asset_id.empty()) {
+            diag.add(device_at[i].mark, device_at[i].path + ".asset",
+                     "unknown asset '" + d.asset_id + "' in site '" + d.site_id + "'");
+          }
+        } else if (a->kind() != AssetKind::pv && a->kind() != AssetKind::battery && a->kind() != AssetKind::site_meter) {
+          diag.add(device_at[i].mark, device_at[i].path + ".asset",
+                   "asset '" + d.asset_id + "' is a " + std::string(to_string(a->kind())) +
+                       "; SunSpec devices serve pv, battery or site_meter assets");
+        }
+      }
+      std::size_t k = 0;
+      for (const auto& tok : cfg.http.tokens) {
+        for (const auto& site : tok.sites) {
+          if (!by_id.count(site)) diag.add(token_sites[k].mark, token_sites[k].path, "unknown site '" + site + "'");
+          ++k;
+        }
+      }
+      if (cfg.mqtt) {
+        const YAML::Node groups = root["mqtt"]["device_groups"];
+        for (std::size_t g = 0; g < cfg.mqtt->device_groups.size(); ++g) {
+          const auto& sites = cfg.mqtt->device_groups[g].sites;
+          for (std::size_t j = 0; j < sites.size(); ++j) {
+            if (!by_id.count(sites[j])) {
+              diag.add(groups[g]["sites"][j].Mark(),
+                       "mqtt.device_groups[" + std::to_string(g) + "].sites[" + std::to_string(j) + "]",
+                       "unknown site '" + sites[j] + "'");
+            }
+          }
+        }
+      }
+    }
+  }
+  if (!diag.empty()) return Error{diag.to_string()};
+  return cfg;
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ":1:1: cannot read file"};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return load_config_text(ss.str(), path);
+}
+
+}  // namespace vpp::config

@@ -1,0 +1,125 @@
+#pragma once
+// vppd's configuration: loaded from YAML, validated, typed. Every problem found is reported at
+// once with file:line:column and field path (see yaml_reader.hpp).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/yaml_reader.hpp"
+#include "model/result.hpp"
+#include "model/site.hpp"
+#include "model/time.hpp"
+
+namespace vpp::config {
+
+struct TlsFiles {
+  std::string ca_file;
+  std::string cert_file;   // client or server certificate (PEM)
+  std::string key_file;
+  bool verify_peer = true;
+};
+
+enum class MqttDialect { json, sparkplug_b };
+
+// A group of devices that speak one MQTT dialect. Sparkplug groups name their Sparkplug
+// group_id; JSON groups use the topic prefix.
+struct MqttDeviceGroup {
+  std::string name;
+  MqttDialect dialect = MqttDialect::json;
+  std::string sparkplug_group_id;    // sparkplug_b only
+  std::vector<std::string> sites;    // empty = every site not claimed by another group
+};
+
+struct MqttConfig {
+  std::string url;                   // tcp://host:port or ssl://host:port
+  std::string client_id = "vppd";
+  std::string username;
+  std::string password_file;         // the password is read from this file, never inline
+  std::optional<TlsFiles> tls;
+  Duration keepalive = std::chrono::seconds(30);
+  std::string topic_prefix = "vpp";
+  std::vector<MqttDeviceGroup> device_groups;
+};
+
+enum class Role { operator_, site_manager, viewer };
+std::string_view to_string(Role r);
+
+struct ApiToken {
+  std::string name;
+  Role role = Role::viewer;
+  std::string sha256_hex;            // hash of the bearer token, never the token itself
+  std::vector<std::string> sites;    // site_manager scope
+};
+
+struct HttpConfig {
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::optional<TlsFiles> tls;
+  std::vector<ApiToken> tokens;
+  std::size_t max_body_bytes = 1 << 20;
+  double rate_limit_per_s = 50;
+};
+
+enum class ModbusTransport { tcp, rtu };
+
+struct ModbusDevice {
+  std::string id;
+  std::string site_id;
+  std::string asset_id;
+  ModbusTransport transport = ModbusTransport::tcp;
+  std::string host;                  // tcp
+  std::uint16_t port = 502;          // tcp
+  std::string serial_port;           // rtu, e.g. /dev/ttyUSB0
+  int baud = 9600;                   // rtu
+  int unit_id = 1;
+  std::optional<int> sunspec_base;   // nullopt = auto-discover at 40000, 0, 50000
+  Duration poll_period = std::chrono::seconds(5);
+  Duration timeout = std::chrono::seconds(1);
+  int retries = 2;
+};
+
+enum class SolverKind { clp, decomposed };
+
+struct OptimizerConfig {
+  int horizon_steps = 96;
+  Duration step = std::chrono::minutes(15);
+  SolverKind solver = SolverKind::decomposed;
+  Duration resolve_period = std::chrono::minutes(15);
+  int threads = 0;                   // 0 = hardware concurrency
+};
+
+struct StoreConfig {
+  std::string path = "vpp.db";
+};
+
+struct LoggingConfig {
+  std::string level = "info";        // trace, debug, info, warn, error, critical, off
+};
+
+struct Config {
+  std::string source_file;
+  int utc_offset_minutes = 0;        // local time of the fleet (availability windows, tariffs)
+  std::optional<MqttConfig> mqtt;
+  HttpConfig http;
+  std::vector<ModbusDevice> modbus_devices;
+  OptimizerConfig optimizer;
+  StoreConfig store;
+  LoggingConfig logging;
+  std::vector<Site> sites;
+};
+
+// Reads and validates a configuration file. On failure the error holds every diagnostic, one
+// per line.
+Result<Config> load_config_file(const std::string& path);
+// Same, from text; `file_name` is used in diagnostics.
+Result<Config> load_config_text(const std::string& text, const std::string& file_name);
+
+// Site and asset parsing shared with other YAML documents (scenarios, the HTTP API's enrolment).
+std::optional<Site> read_site(MapReader& r);
+std::optional<Asset> read_asset(MapReader& r);
+void read_site_limits(MapReader& r, SiteLimits& limits);
+// Parses "HH:MM" into minutes after midnight (24:00 allowed as the end of a day).
+std::optional<int> parse_hh_mm(const std::string& s);
+
+}  // namespace vpp::config

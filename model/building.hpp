@@ -1,0 +1,35 @@
+#pragma once
+// Building archetypes: typical thermal and load parameters per building type, from published
+// reference data (see ../shared/reference/grid-data/building-types.yaml for every source):
+//  - heat capacity per floor area: ISO 13790:2008 Table 12 classes (medium 165, heavy 260
+//    kJ/(K m2));
+//  - envelope UA and outdoor air: DOE Commercial Reference Buildings, new vintage, climate 4A;
+//  - lighting/equipment densities and HVAC hours: GB 55015-2021 Appendix C.
+#include "model/site.hpp"
+
+namespace vpp {
+
+struct BuildingArchetype {
+  BuildingType type;
+  double typical_floor_area_m2;
+  double heat_capacity_kj_per_k_m2;   // ISO 13790 class
+  double envelope_ua_w_per_k_m2;      // DOE 4A UA_env
+  double outdoor_air_l_s_m2;          // DOE 4A
+  double cooling_capacity_w_m2;       // DOE 4A sized cooling (thermal)
+  double rated_cop;                   // chiller / DX COP at the rating point
+  double cooling_setpoint_c;
+  double peak_electric_w_m2;          // whole-building peak, engineering estimate
+  double hvac_share_of_peak;          // engineering estimate
+};
+
+const BuildingArchetype& archetype(BuildingType t);
+
+// 1R1C parameters of a whole-building zone: H = UA_env + 1.2 * outdoor air (W/K per m2),
+// R = 1 / (H * area), C = heat capacity * area.
+struct ZoneThermal {
+  double r_k_per_kw;
+  double c_kwh_per_k;
+};
+ZoneThermal typical_zone_thermal(BuildingType t, double floor_area_m2);
+
+}  // namespace vpp
