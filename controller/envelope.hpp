@@ -1,0 +1,42 @@
+#pragma once
+// The safety envelope: the last word before a command leaves the core. Whatever the optimizer,
+// the allocator or an operator asks for, the setpoint is clamped to the asset's ratings, the
+// site's enrolled limits (battery reserve, comfort band, curtailment share, import/export
+// limits) and the asset's ramp limit, and the clamps applied are named.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/fleet.hpp"
+#include "controller/settings.hpp"
+#include "model/messages.hpp"
+
+namespace vpp::controller {
+
+struct EnvelopeInput {
+  const AssetState* asset = nullptr;
+  const SiteState* site = nullptr;
+  std::optional<double> site_import_kw;  // measured, if known
+  SetpointKind kind = SetpointKind::unspecified;
+  double requested = 0;
+  std::optional<double> last_sent;       // last value sent of the same kind, for ramp limits
+  TimePoint last_sent_at{};
+  TimePoint now{};
+  Duration ttl{};                        // how long the command may act unsupervised
+};
+
+struct EnvelopeResult {
+  bool allowed = true;                   // false: the kind is not valid for this asset
+  double value = 0;
+  std::vector<std::string> clamps;       // e.g. "rating", "reserve", "ramp"
+  std::string refusal;                   // why not allowed
+};
+
+EnvelopeResult apply_envelope(const EnvelopeInput& in);
+
+// The setpoint kinds an asset accepts, and the value that means "no intervention" (used to
+// release an asset: e.g. no PV limit = its rating, no HVAC cap = its rating, 0 % curtailment).
+bool kind_valid_for(AssetKind asset, SetpointKind kind);
+double neutral_value(const Asset& asset, SetpointKind kind);
+
+}  // namespace vpp::controller
