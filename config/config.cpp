@@ -168,6 +168,63 @@ OptimizerConfig read_optimizer(MapReader& r) {
 
 }  // namespace
 
+void read_controller_settings(MapReader& r, controller::Settings& s) {
+  using namespace std::chrono_literals;
+  if (auto g = r.map("gating")) {
+    auto& x = s.gating;
+    x.max_clock_skew = g->duration("max_clock_skew").value_or(x.max_clock_skew);
+    x.max_age = g->duration("max_age", false, 1s).value_or(x.max_age);
+    x.rating_margin = g->number_or("rating_margin", x.rating_margin, {.min = 1.0, .max = 3.0});
+    x.soc_jump_tolerance_pct = g->number_or("soc_jump_tolerance_pct", x.soc_jump_tolerance_pct, {.min = 0, .max = 100});
+    x.frozen_reports = static_cast<int>(g->integer("frozen_reports", {.min = 2, .max = 100000}).value_or(x.frozen_reports));
+  }
+  if (auto c = r.map("commands")) {
+    auto& x = s.commands;
+    x.ttl = c->duration("ttl", false, 10s).value_or(x.ttl);
+    x.refresh_before_expiry = c->duration("refresh_before_expiry").value_or(x.refresh_before_expiry);
+    if (x.refresh_before_expiry >= x.ttl) c->error("refresh_before_expiry", "must be shorter than ttl");
+    x.min_interval = c->duration("min_interval").value_or(x.min_interval);
+    x.ack_timeout = c->duration("ack_timeout", false, 100ms).value_or(x.ack_timeout);
+    x.max_retries = static_cast<int>(c->integer("max_retries", {.min = 0, .max = 20}).value_or(x.max_retries));
+    x.deadband_kw = c->number_or("deadband_kw", x.deadband_kw, kNonNegative);
+    x.deadband_c = c->number_or("deadband_c", x.deadband_c, kNonNegative);
+    x.deadband_pct = c->number_or("deadband_pct", x.deadband_pct, kPercent);
+  }
+  if (auto a = r.map("allocator")) {
+    auto& x = s.allocator;
+    x.deadband_fraction = a->number_or("deadband_fraction", x.deadband_fraction, {.min = 0, .max = 0.5});
+    x.deadband_min_kw = a->number_or("deadband_min_kw", x.deadband_min_kw, kNonNegative);
+    x.gain = a->number_or("gain", x.gain, kFraction);
+    x.settle_time = a->duration("settle_time").value_or(x.settle_time);
+    x.battery_cost_per_kwh = a->number_or("battery_cost_per_kwh", x.battery_cost_per_kwh, kNonNegative);
+    x.comfort_cost_per_c = a->number_or("comfort_cost_per_c", x.comfort_cost_per_c, kNonNegative);
+  }
+  if (auto k = r.map("scheduling")) {
+    auto& x = s.scheduling;
+    x.control_tick = k->duration("control_tick", false, 1s).value_or(x.control_tick);
+    x.offline_after = k->duration("offline_after", false, 1s).value_or(x.offline_after);
+    x.deviation_resolve_fraction =
+        k->number_or("deviation_resolve_fraction", x.deviation_resolve_fraction, {.greater_than = 0, .max = 10});
+    x.deviation_resolve_after = k->duration("deviation_resolve_after").value_or(x.deviation_resolve_after);
+    x.rebound_stages = static_cast<int>(k->integer("rebound_stages", {.min = 1, .max = 12}).value_or(x.rebound_stages));
+    x.rebound_stage_gap = k->duration("rebound_stage_gap").value_or(x.rebound_stage_gap);
+    x.precondition_window = k->duration("precondition_window").value_or(x.precondition_window);
+  }
+  if (auto b = r.map("baseline")) {
+    auto& x = s.baseline;
+    x.high_x = static_cast<int>(b->integer("high_x", {.min = 1, .max = 60}).value_or(x.high_x));
+    x.of_y = static_cast<int>(b->integer("of_y", {.min = 1, .max = 90}).value_or(x.of_y));
+    if (x.of_y < x.high_x) b->error("of_y", "must be at least high_x");
+    if (auto adj = b->choice("adjustment", {"none", "additive", "multiplicative"})) {
+      using A = controller::BaselineSettings::Adjustment;
+      x.adjustment = *adj == "none" ? A::none : *adj == "additive" ? A::additive : A::multiplicative;
+    }
+    x.adjustment_window = b->duration("adjustment_window").value_or(x.adjustment_window);
+    x.adjustment_gap = b->duration("adjustment_gap").value_or(x.adjustment_gap);
+    x.adjustment_cap = b->number_or("adjustment_cap", x.adjustment_cap, {.min = 0, .max = 1});
+  }
+}
+
 std::string_view to_string(Role r) {
   switch (r) {
     case Role::operator_: return "operator";
@@ -361,6 +418,11 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
         });
       }
       if (auto o = r.map("optimizer")) cfg.optimizer = read_optimizer(*o);
+      if (auto c = r.map("controller")) read_controller_settings(*c, cfg.controller);
+      cfg.controller.interval = cfg.optimizer.step;
+      cfg.controller.horizon_steps = cfg.optimizer.horizon_steps;
+      cfg.controller.utc_offset_minutes = cfg.utc_offset_minutes;
+      cfg.controller.scheduling.resolve_period = cfg.optimizer.resolve_period;
       if (auto s = r.map("store")) {
         cfg.store.path = s->string_or("path", cfg.store.path);
         if (cfg.store.path.empty()) s->error("path", "must not be empty");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "config/controller_settings.hpp"
 #include "config/yaml_reader.hpp"
 #include "model/result.hpp"
 #include "model/site.hpp"
@@ -106,6 +107,7 @@ struct Config {
   OptimizerConfig optimizer;
   StoreConfig store;
   LoggingConfig logging;
+  controller::Settings controller;   // interval, horizon and utc offset mirror optimizer/utc_offset
   std::vector<Site> sites;
 };
 
@@ -119,6 +121,10 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
 std::optional<Site> read_site(MapReader& r);
 std::optional<Asset> read_asset(MapReader& r);
 void read_site_limits(MapReader& r, SiteLimits& limits);
+// Reads a `controller:` mapping (gating, commands, allocator, scheduling, baseline) over the
+// defaults already in `s`. Shared by vppd's configuration and simulator scenarios.
+void read_controller_settings(MapReader& r, controller::Settings& s);
+
 // Parses "HH:MM" into minutes after midnight (24:00 allowed as the end of a day).
 std::optional<int> parse_hh_mm(const std::string& s);
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/settings.hpp"
+#include "config/controller_settings.hpp"
 #include "model/time.hpp"
 
 namespace vpp::controller {

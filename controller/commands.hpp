@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "controller/fleet.hpp"
-#include "controller/settings.hpp"
+#include "config/controller_settings.hpp"
 #include "model/messages.hpp"
 
 namespace vpp::controller {

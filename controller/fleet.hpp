@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "controller/settings.hpp"
+#include "config/controller_settings.hpp"
 #include "model/messages.hpp"
 #include "model/site.hpp"
 

@@ -20,6 +20,10 @@ TEST(Config, ExampleDemoLoads) {
   EXPECT_EQ(cfg->modbus_devices.size(), 2u);
   EXPECT_FALSE(cfg->modbus_devices[0].sunspec_base.has_value());
   EXPECT_EQ(cfg->optimizer.step, std::chrono::minutes(15));
+  EXPECT_EQ(cfg->controller.interval, std::chrono::minutes(15));
+  EXPECT_EQ(cfg->controller.utc_offset_minutes, 480);
+  EXPECT_EQ(cfg->controller.scheduling.control_tick, std::chrono::seconds(10));
+  EXPECT_EQ(cfg->controller.baseline.adjustment, controller::BaselineSettings::Adjustment::multiplicative);
   const auto& office = cfg->sites[0];
   EXPECT_EQ(office.limits.availability.size(), 1u);
   EXPECT_EQ(office.limits.availability[0].start_minute, 8 * 60);
@@ -66,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"typo_in_key", SITE "      - id: pv1\n        kind: pv\n        rated_kw: 10\n        tilt_degs: 20\n",
                 "bad.yaml:8:9: sites[0].assets[0].tilt_degs: unknown key (known here: azimuth_deg, dc_peak_kw, id, "
                 "kind, name, rated_kw, temp_coeff_per_c, tilt_deg)"},
-        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: http, "
+        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, http, "
                                                         "logging, modbus, mqtt, optimizer, sites, store, utc_offset)"},
         BadCase{"not_a_number", SITE "      - id: pv1\n        kind: pv\n        rated_kw: lots\n",
                 "bad.yaml:7:19: sites[0].assets[0].rated_kw: must be a finite number, found 'lots'"},
@@ -126,6 +130,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad.yaml:7:13: modbus.devices[0].port: must be <= 65535 (found 70000)"},
         BadCase{"sites_not_a_list", "sites: office\n", "bad.yaml:1:8: sites: must be a list, found a scalar"},
         BadCase{"yaml_syntax", "sites:\n  - id: [s1\n", "bad.yaml:3:1: YAML syntax error: end of sequence flow not found"},
+        BadCase{"controller_refresh_not_below_ttl", "controller:\n  commands:\n    ttl: 5m\n    refresh_before_expiry: 10m\n",
+                "bad.yaml:4:28: controller.commands.refresh_before_expiry: must be shorter than ttl"},
+        BadCase{"controller_unknown_adjustment", "controller:\n  baseline:\n    adjustment: vibes\n",
+                "bad.yaml:3:17: controller.baseline.adjustment: unknown value 'vibes' (expected one of: none, additive, "
+                "multiplicative)"},
         BadCase{"bad_utc_offset", "utc_offset: \"+8\"\n",
                 "bad.yaml:1:13: utc_offset: must be an offset such as +08:00 or Z, found '+8'"}),
     [](const auto& info) { return std::string(info.param.name); });

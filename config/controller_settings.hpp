@@ -1,6 +1,8 @@
 #pragma once
 // Tunables of the controller core. Defaults suit a fleet of commercial buildings whose devices
-// report every 10-60 s; every one can be set from YAML (config/controller.hpp).
+// report every 10-60 s. The struct lives here, header-only and free of YAML, so the loader can
+// fill it (read_controller_settings in config.hpp) without config depending on the controller
+// library, and the pure core can include it without pulling in yaml-cpp.
 #include <chrono>
 
 #include "model/time.hpp"
