@@ -210,6 +210,16 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.rebound_stage_gap = k->duration("rebound_stage_gap").value_or(x.rebound_stage_gap);
     x.precondition_window = k->duration("precondition_window").value_or(x.precondition_window);
   }
+  if (auto p = r.map("planning")) {
+    auto& x = s.planning;
+    x.carbon_price_per_kg = p->number_or("carbon_price_per_kg", x.carbon_price_per_kg, kNonNegative);
+    x.shortfall_penalty_per_kwh = p->number_or("shortfall_penalty_per_kwh", x.shortfall_penalty_per_kwh, kNonNegative);
+    x.delivery_margin = p->number_or("delivery_margin", x.delivery_margin, {.min = 0, .max = 1});
+    x.comfort_penalty_per_kw_kh = p->number_or("comfort_penalty_per_kw_kh", x.comfort_penalty_per_kw_kh, kNonNegative);
+    x.curtail_cost_per_kwh = p->number_or("curtail_cost_per_kwh", x.curtail_cost_per_kwh, kNonNegative);
+    x.unoccupied_comfort_relax_c = p->number_or("unoccupied_comfort_relax_c", x.unoccupied_comfort_relax_c, {.min = 0, .max = 15});
+    x.solve_timeout = p->duration("solve_timeout", false, std::chrono::seconds(1)).value_or(x.solve_timeout);
+  }
   if (auto b = r.map("baseline")) {
     auto& x = s.baseline;
     x.high_x = static_cast<int>(b->integer("high_x", {.min = 1, .max = 60}).value_or(x.high_x));

@@ -30,6 +30,16 @@ struct CommandSettings {
   double deadband_pct = 1.0;
 };
 
+struct PlanningSettings {
+  double carbon_price_per_kg = 0.06;        // China ETS ~60 CNY/t
+  double shortfall_penalty_per_kwh = 50.0;  // missing an event costs far more than any energy
+  double delivery_margin = 0.05;            // aim this much beyond the requested reduction
+  double comfort_penalty_per_kw_kh = 2.0;   // per degC-hour outside the band, per kW of HVAC rating
+  double curtail_cost_per_kwh = 1.5;        // value of shed flexible load
+  double unoccupied_comfort_relax_c = 4.0;  // comfort band widened by this outside occupancy
+  Duration solve_timeout = std::chrono::minutes(2);  // re-request if no result by then
+};
+
 struct AllocatorSettings {
   double deadband_fraction = 0.01;      // of the target, below which deviation is ignored
   double deadband_min_kw = 5.0;
@@ -65,6 +75,7 @@ struct Settings {
   AllocatorSettings allocator;
   SchedulingSettings scheduling;
   BaselineSettings baseline;
+  PlanningSettings planning;
   Duration interval = 15min;            // settlement and planning interval
   int horizon_steps = 96;
   int utc_offset_minutes = 0;           // local time of the fleet

@@ -32,4 +32,16 @@ ZoneThermal typical_zone_thermal(BuildingType t, double floor_area_m2) {
   return {1000.0 / h_w_per_k, c_kj_per_k / 3600.0};
 }
 
+double cooling_cop(double rated_cop, double outdoor_c) {
+  static constexpr double kT[] = {20, 25, 28, 30, 32, 35, 38, 40};
+  static constexpr double kRatio[] = {1.29, 1.21, 1.15, 1.11, 1.06, 1.00, 0.94, 0.89};
+  constexpr int n = 8;
+  if (!(outdoor_c > kT[0])) return rated_cop * kRatio[0];
+  if (outdoor_c >= kT[n - 1]) return rated_cop * kRatio[n - 1];
+  int i = 0;
+  while (outdoor_c > kT[i + 1]) ++i;
+  const double f = (outdoor_c - kT[i]) / (kT[i + 1] - kT[i]);
+  return rated_cop * (kRatio[i] + f * (kRatio[i + 1] - kRatio[i]));
+}
+
 }  // namespace vpp

@@ -32,4 +32,10 @@ struct ZoneThermal {
 };
 ZoneThermal typical_zone_thermal(BuildingType t, double floor_area_m2);
 
+// Cooling COP at an outdoor dry-bulb temperature, for a unit rated `rated_cop` at 35 degC:
+// the air-cooled DX EIR(T) curve of EnergyPlus (via Modelica Buildings Curve_I_AirCooled),
+// tabulated as cop_over_rated in building-types.yaml, interpolated linearly and held flat
+// beyond its 20..40 degC range.
+double cooling_cop(double rated_cop, double outdoor_c);
+
 }  // namespace vpp

@@ -43,3 +43,18 @@ TEST(Series, ValueAtIsPiecewiseConstant) {
 
 }  // namespace
 }  // namespace vpp
+
+namespace vpp {
+namespace {
+
+TEST(Archetype, CoolingCopFallsAsItGetsHotter) {
+  EXPECT_DOUBLE_EQ(cooling_cop(4.0, 35), 4.0);
+  EXPECT_DOUBLE_EQ(cooling_cop(4.0, 30), 4.0 * 1.11);
+  EXPECT_NEAR(cooling_cop(4.0, 36.5), 4.0 * 0.97, 1e-12);
+  EXPECT_DOUBLE_EQ(cooling_cop(4.0, 10), 4.0 * 1.29);
+  EXPECT_DOUBLE_EQ(cooling_cop(4.0, 45), 4.0 * 0.89);
+  EXPECT_GT(cooling_cop(4.0, 25), cooling_cop(4.0, 38));
+}
+
+}  // namespace
+}  // namespace vpp

@@ -1,0 +1,1311 @@
+#include "controller/core.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "controller/allocator.hpp"
+#include "controller/envelope.hpp"
+#include "model/building.hpp"
+
+namespace vpp::controller {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kFleetGroup = "fleet";
+constexpr const char* kFreeGroup = "free";
+
+std::string fmt(const char* f, double a, double b = 0) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, f, a, b);
+  return buf;
+}
+
+std::string asset_key(const SiteState& s, const AssetState& a) { return s.site.id + "/" + a.asset.id; }
+
+double held_series_value(const std::vector<SeriesPoint>& pts, TimePoint t, double fallback) {
+  double v = fallback;
+  for (const auto& p : pts) {
+    if (p.start > t) break;
+    v = p.value;
+  }
+  return v;
+}
+
+// Interval `t` of a forecast series, or nullopt when the forecast does not cover it.
+std::optional<double> forecast_at(const Forecast* f, const std::vector<double>& series, TimePoint t) {
+  if (!f || f->step <= Duration::zero() || series.empty() || t < f->start) return std::nullopt;
+  const auto k = static_cast<std::size_t>((t - f->start) / f->step);
+  if (k >= series.size()) return std::nullopt;
+  return series[k];
+}
+
+}  // namespace
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::error: return "error";
+  }
+  return "?";
+}
+
+// --------------------------------------------------------------------------------- internals
+
+struct Core::Impl {
+  // A group of sites planned together under one fleet coupling.
+  struct Group {
+    std::vector<SiteIndex> sites;
+    std::uint64_t pending = 0;          // request id in flight (0 = none)
+    TimePoint requested_at{};
+    std::shared_ptr<const optimizer::Problem> problem;   // of the adopted plan
+    std::shared_ptr<const optimizer::Plan> plan;
+    std::map<SiteIndex, std::size_t> plan_site;           // site -> index in plan->sites
+    TimePoint last_correction{};                          // of the real-time allocator
+  };
+
+  // What the plan says an asset should do, resolved to indices once per adopted plan.
+  struct PlanRef {
+    const optimizer::Plan* plan = nullptr;
+    std::size_t site = 0;
+    int kind = -1;  // 0 battery, 1 pv, 2 hvac, 3 flexible
+    std::size_t index = 0;
+  };
+
+  struct Control {
+    double correction_kw = 0;           // allocator's reduction on top of the plan
+    TimePoint hold_until{};             // rebound staging: keep the last command until then
+    PlanRef plan;
+  };
+
+  struct Settlement {
+    std::vector<SiteIndex> sites;
+    std::map<SiteIndex, std::vector<double>> site_baseline;  // per event interval
+    std::vector<double> fleet_baseline;
+    std::vector<double> requested;                          // fleet, per event interval
+    std::string method;
+    std::vector<std::string> notes;
+    int reported_intervals = 0;
+    bool final_sent = false;
+  };
+
+  Settings s;
+  Fleet fleet;
+  EventBook book;
+  LeaseTable leases;
+  CommandTracker tracker;
+  CoreCounters counters;
+  std::optional<PriceSeries> prices;
+  std::optional<CarbonSeries> carbon;
+  std::optional<RegulationSignal> regulation;
+  std::shared_ptr<const Forecast> forecast;
+  std::vector<IntervalMeter> meters;                 // per site
+  std::vector<Control> control;                      // per asset
+  std::map<std::string, Group> groups;
+  std::map<std::string, Settlement> settlements;     // per event
+  std::map<std::string, std::string> alarm_state;    // subject -> last reported reason
+  std::uint64_t next_request = 0;
+  bool resolve_needed = false;
+  std::string resolve_reason;
+  TimePoint last_resolve{};
+  std::optional<TimePoint> deviating_since;
+  TimePoint last_tick{};
+
+  Impl(Settings settings, std::string prefix)
+      : s(settings), fleet(settings.gating), tracker(settings.commands, std::move(prefix)) {}
+
+  // ------------------------------------------------------------------------------ helpers
+
+  void need_resolve(const std::string& why) {
+    if (!resolve_needed) resolve_reason = why;
+    resolve_needed = true;
+  }
+
+  void alarm(std::vector<Output>& out, Severity sev, std::string code, std::string subject, std::string msg) {
+    out.push_back(Alarm{sev, std::move(code), std::move(subject), std::move(msg)});
+  }
+
+  // Reports a recurring condition once, until it changes or clears.
+  void alarm_once(std::vector<Output>& out, Severity sev, const std::string& code, const std::string& subject,
+                  const std::string& msg) {
+    auto& last = alarm_state[code + ":" + subject];
+    if (last == msg) return;
+    last = msg;
+    alarm(out, sev, code, subject, msg);
+  }
+  void clear_alarm(const std::string& code, const std::string& subject) { alarm_state.erase(code + ":" + subject); }
+
+  TimePoint interval_floor(TimePoint t) const {
+    const auto ms = to_unix_ms(t);
+    const auto step = s.interval.count();
+    const auto off = static_cast<std::int64_t>(s.utc_offset_minutes) * 60'000;
+    return from_unix_ms(ms - (((ms + off) % step) + step) % step);
+  }
+
+  bool site_available(const SiteState& site, TimePoint t) const {
+    const auto& windows = site.site.limits.availability;
+    if (windows.empty()) return true;
+    const auto local = t + std::chrono::minutes(s.utc_offset_minutes);
+    const auto day = std::chrono::floor<std::chrono::days>(local);
+    const int minute = static_cast<int>(std::chrono::duration_cast<std::chrono::minutes>(local - day).count());
+    const unsigned iso = std::chrono::weekday{day}.iso_encoding();
+    for (const auto& w : windows) {
+      const bool day_ok = std::find(w.days_of_week.begin(), w.days_of_week.end(), static_cast<int>(iso)) != w.days_of_week.end();
+      if (day_ok && minute >= w.start_minute && minute < w.end_minute) return true;
+    }
+    return false;
+  }
+
+  bool participates(const EventRecord& e, const SiteState& site) const {
+    if (!site.enrolled || e.opted_out.count(site.site.id)) return false;
+    return e.event.site_ids.empty() ||
+           std::find(e.event.site_ids.begin(), e.event.site_ids.end(), site.site.id) != e.event.site_ids.end();
+  }
+
+  // ----------------------------------------------------------------------- grouping sites
+
+  // Each enrolled site belongs to one planning group: the highest-priority event with an
+  // explicit site list that calls it, else "fleet" if every fleet-wide event in the horizon
+  // calls it, else "free" (no coupling).
+  std::map<std::string, std::vector<SiteIndex>> assign_groups(TimePoint now) const {
+    std::map<std::string, std::vector<SiteIndex>> g;
+    const auto events = book.overlapping(now, now + s.interval * s.horizon_steps);
+    for (SiteIndex i = 0; i < fleet.sites().size(); ++i) {
+      const auto& site = fleet.site(i);
+      if (!site.enrolled) continue;
+      std::string key;
+      for (const auto* e : events) {
+        if (!e->event.site_ids.empty() && participates(*e, site)) {
+          key = "event:" + e->event.event_id;
+          break;
+        }
+      }
+      if (key.empty()) {
+        bool fleet_wide = false, all = true;
+        for (const auto* e : events) {
+          if (e->event.site_ids.empty()) {
+            fleet_wide = true;
+            all = all && participates(*e, site);
+          }
+        }
+        key = fleet_wide && all ? kFleetGroup : kFreeGroup;
+      }
+      g[key].push_back(i);
+    }
+    return g;
+  }
+
+  std::vector<const EventRecord*> group_events(const std::string& key, TimePoint from, TimePoint to) const {
+    std::vector<const EventRecord*> out;
+    for (const auto* e : book.overlapping(from, to)) {
+      if (key == kFleetGroup ? e->event.site_ids.empty() : key == "event:" + e->event.event_id) out.push_back(e);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------- baselines
+
+  std::vector<DayProfile> history(SiteIndex site, LocalDay before) const {
+    std::vector<DayProfile> out;
+    const auto& m = meters[site];
+    for (const auto d : m.days()) {
+      if (d >= before) continue;
+      auto p = m.day(d);
+      for (const auto& [id, e] : book.all()) {
+        if (e.state != EventState::rejected && m.local_day(e.event.start) == d) p.eligible = false;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  // Customer baseline of a site over an event window (one value per interval), and a note on
+  // the method actually used.
+  std::vector<double> site_baseline(SiteIndex si, const CurtailmentEvent& e, std::string& method,
+                                    std::vector<std::string>& notes) const {
+    const auto& m = meters[si];
+    const int n = static_cast<int>((e.end() - interval_floor(e.start) + s.interval - Duration(1)) / s.interval);
+    std::vector<double> out(static_cast<std::size_t>(n), NAN);
+    const LocalDay day = m.local_day(e.start);
+    const int first = m.interval_of_day(interval_floor(e.start));
+    BaselineRequest req;
+    req.first_interval = first;
+    req.last_interval = std::min(first + n, m.intervals_per_day());
+    const int gap = static_cast<int>(s.baseline.adjustment_gap / s.interval);
+    const int win = static_cast<int>(s.baseline.adjustment_window / s.interval);
+    req.adjust_last = first - gap;
+    req.adjust_first = req.adjust_last - win;
+    const auto r = compute_baseline(history(si, day), m.day(day), req, s.baseline);
+    if (r) {
+      for (std::size_t i = 0; i < r->kw.size(); ++i) out[i] = r->kw[i];
+      method = "high " + std::to_string(s.baseline.high_x) + " of " + std::to_string(s.baseline.of_y) +
+               (s.baseline.adjustment == BaselineSettings::Adjustment::none
+                    ? std::string()
+                    : s.baseline.adjustment == BaselineSettings::Adjustment::additive ? ", additive adjustment"
+                                                                                       : ", multiplicative adjustment");
+      if (!r->note.empty()) notes.push_back(fleet.site(si).site.id + ": " + r->note);
+    }
+    // Fallback (Jiangsu 2015 real-time events): the load in the interval before the event.
+    std::optional<double> before = m.average(interval_floor(e.start) - s.interval);
+    if (!before) before = fleet.site_import_kw(si);
+    bool fell_back = false;
+    for (auto& v : out) {
+      if (std::isnan(v) && before) {
+        v = *before;
+        fell_back = true;
+      }
+    }
+    if (fell_back) notes.push_back(fleet.site(si).site.id + ": baseline from the load before the event (no history)");
+    return out;
+  }
+
+  // Planning ceiling of a group's import at interval start `t`, if an event applies.
+  std::optional<double> ceiling(const std::string& key, TimePoint t) const {
+    const auto mid = t + s.interval / 2;
+    std::optional<double> best;
+    int best_priority = 0;
+    for (const auto* e : group_events(key, t, t + s.interval)) {
+      if (!(e->event.start <= mid && mid < e->event.end())) continue;
+      double c;
+      if (e->event.import_cap_kw) {
+        c = *e->event.import_cap_kw;
+      } else {
+        const auto it = settlements.find(e->event.event_id);
+        double base = 0;
+        if (it != settlements.end()) {
+          const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
+          base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
+        }
+        c = base - *e->event.target_reduction_kw * (1 + s.planning.delivery_margin);
+      }
+      if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < *best)) {
+        if (best && e->event.priority < best_priority) continue;
+        best = c;
+        best_priority = e->event.priority;
+      }
+    }
+    return best;
+  }
+
+  // Baselines are computed when an event is first planned for and frozen when it starts, so
+  // that settlement uses the figure known at the start.
+  void prepare_settlement(const EventRecord& e, bool freeze) {
+    auto it = settlements.find(e.event.event_id);
+    if (it != settlements.end() && it->second.reported_intervals > 0) return;  // frozen
+    if (it != settlements.end() && !freeze) return;
+    Settlement st;
+    std::string method = "load before the event";
+    for (SiteIndex i = 0; i < fleet.sites().size(); ++i) {
+      if (!participates(e, fleet.site(i))) continue;
+      st.sites.push_back(i);
+      st.site_baseline[i] = site_baseline(i, e.event, method, st.notes);
+    }
+    st.method = method;
+    const int n = static_cast<int>((e.event.end() - interval_floor(e.event.start) + s.interval - Duration(1)) / s.interval);
+    st.fleet_baseline.assign(static_cast<std::size_t>(n), 0.0);
+    for (const auto& [si, b] : st.site_baseline) {
+      for (std::size_t k = 0; k < b.size(); ++k) st.fleet_baseline[k] += std::isnan(b[k]) ? 0 : b[k];
+    }
+    st.requested.assign(static_cast<std::size_t>(n), 0.0);
+    for (std::size_t k = 0; k < st.requested.size(); ++k) {
+      st.requested[k] = e.event.target_reduction_kw ? *e.event.target_reduction_kw
+                                                    : std::max(0.0, st.fleet_baseline[k] - *e.event.import_cap_kw);
+    }
+    settlements[e.event.event_id] = std::move(st);
+  }
+
+  // ------------------------------------------------------------------------------ planning
+
+  optimizer::SiteProblem site_problem(SiteIndex si, const optimizer::Horizon& h) const {
+    const auto& site = fleet.site(si);
+    const auto& lim = site.site.limits;
+    const Forecast* f = forecast.get();
+    const SiteForecast* sf = nullptr;
+    if (f) {
+      const auto it = f->sites.find(site.site.id);
+      if (it != f->sites.end()) sf = &it->second;
+    }
+    const int T = h.steps;
+    auto series = [&](const std::vector<double>* fc, double fallback) {
+      std::vector<double> v(static_cast<std::size_t>(T), fallback);
+      if (!fc) return v;
+      for (int t = 0; t < T; ++t) {
+        if (auto x = forecast_at(f, *fc, h.start + h.step * t)) v[static_cast<std::size_t>(t)] = *x;
+      }
+      return v;
+    };
+    auto named = [](const std::map<std::string, std::vector<double>>* m, const std::string& id) -> const std::vector<double>* {
+      if (!m) return nullptr;
+      const auto it = m->find(id);
+      return it == m->end() ? nullptr : &it->second;
+    };
+
+    optimizer::SiteProblem p;
+    p.id = site.site.id;
+    // Base load: the forecast, or what the meter says the site uses beyond its assets (held).
+    double base_now = 0;
+    if (auto imp = fleet.site_import_kw(si)) base_now = *imp;
+    double uncontrolled_hvac = 0;
+    for (auto ai : site.assets) {
+      const auto& a = fleet.asset(ai);
+      if (!a.last || std::isnan(a.last->p_kw)) continue;
+      switch (a.asset.kind()) {
+        case AssetKind::pv: base_now += a.last->p_kw; break;
+        case AssetKind::battery: base_now += a.last->p_kw; break;
+        case AssetKind::hvac_zone: base_now -= a.last->p_kw; break;
+        case AssetKind::flexible_load: base_now -= a.last->p_kw; break;
+        case AssetKind::ev_charger: base_now -= a.last->p_kw; break;
+        case AssetKind::site_meter: break;
+      }
+    }
+    p.base_load_kw = series(sf && !sf->base_load_kw.empty() ? &sf->base_load_kw : nullptr, std::max(0.0, base_now));
+
+    for (auto ai : site.assets) {
+      const auto& a = fleet.asset(ai);
+      const bool usable = a.online && a.last;
+      switch (a.asset.kind()) {
+        case AssetKind::pv: {
+          const auto& spec = *a.asset.get<PvSpec>();
+          const auto* fc = named(sf ? &sf->pv_kw : nullptr, a.asset.id);
+          if (!usable && !fc) break;
+          optimizer::PvAsset pv;
+          pv.id = a.asset.id;
+          pv.rated_kw = spec.rated_kw;
+          double held = 0;
+          if (usable) held = !std::isnan(a.last->available_kw) ? a.last->available_kw : std::max(0.0, a.last->p_kw);
+          pv.forecast_kw = series(fc, held);
+          for (auto& v : pv.forecast_kw) v = std::clamp(v, 0.0, spec.rated_kw);
+          if (!usable) {  // not controllable now: its forecast generation offsets the base load
+            for (int t = 0; t < T; ++t) p.base_load_kw[static_cast<std::size_t>(t)] -= pv.forecast_kw[static_cast<std::size_t>(t)];
+            break;
+          }
+          p.pv.push_back(std::move(pv));
+          break;
+        }
+        case AssetKind::battery: {
+          if (!usable || std::isnan(a.last->soc_pct)) break;
+          const auto& b = *a.asset.get<BatterySpec>();
+          optimizer::BatteryAsset ba;
+          ba.id = a.asset.id;
+          ba.capacity_kwh = b.capacity_kwh;
+          ba.soc_kwh = a.last->soc_pct / 100 * b.capacity_kwh;
+          ba.max_charge_kw = b.max_charge_kw;
+          ba.max_discharge_kw = b.max_discharge_kw;
+          ba.charge_efficiency = b.charge_efficiency;
+          ba.discharge_efficiency = b.discharge_efficiency;
+          ba.soc_min_kwh = b.soc_min_pct / 100 * b.capacity_kwh;
+          ba.soc_max_kwh = b.soc_max_pct / 100 * b.capacity_kwh;
+          ba.reserve_kwh = lim.battery_reserve_pct / 100 * b.capacity_kwh;
+          ba.terminal_soc_kwh = std::clamp(ba.soc_kwh, std::max(ba.reserve_kwh, ba.soc_min_kwh), ba.soc_max_kwh);
+          ba.self_discharge_per_h = b.self_discharge_pct_per_day / 100 / 24;
+          ba.cycle_cost_per_kwh = s.allocator.battery_cost_per_kwh;
+          p.batteries.push_back(std::move(ba));
+          break;
+        }
+        case AssetKind::hvac_zone: {
+          const auto& hz = *a.asset.get<HvacZoneSpec>();
+          const bool weather = f && !f->outdoor_temp_c.empty();
+          if (!usable || std::isnan(a.last->indoor_temp_c) || !weather) {
+            // Not plannable: its present consumption stays part of the base load.
+            if (usable && !std::isnan(a.last->p_kw)) uncontrolled_hvac += a.last->p_kw;
+            break;
+          }
+          optimizer::HvacZone z;
+          z.id = a.asset.id;
+          z.r_k_per_kw = hz.thermal_resistance_k_per_kw;
+          z.c_kwh_per_k = hz.thermal_capacitance_kwh_per_k;
+          z.temp_c = a.last->indoor_temp_c;
+          z.max_electric_kw = hz.rated_electric_kw;
+          z.outdoor_temp_c = series(&f->outdoor_temp_c, 30);
+          z.gains_kw = series(named(sf ? &sf->gains_kw : nullptr, a.asset.id), 0);
+          z.cop.resize(static_cast<std::size_t>(T));
+          z.comfort_min_c.resize(static_cast<std::size_t>(T));
+          z.comfort_max_c.resize(static_cast<std::size_t>(T));
+          for (int t = 0; t < T; ++t) {
+            const auto k = static_cast<std::size_t>(t);
+            z.cop[k] = cooling_cop(hz.rated_cop, z.outdoor_temp_c[k]);
+            bool occupied = true;
+            if (sf && !sf->occupied.empty()) {
+              if (auto o = forecast_at(f, std::vector<double>(sf->occupied.begin(), sf->occupied.end()), h.start + h.step * t)) {
+                occupied = *o > 0.5;
+              }
+            }
+            const double relax = occupied ? 0 : s.planning.unoccupied_comfort_relax_c;
+            z.comfort_min_c[k] = lim.comfort_min_c - relax;
+            z.comfort_max_c[k] = lim.comfort_max_c + relax;
+          }
+          z.discomfort_penalty_per_kh = s.planning.comfort_penalty_per_kw_kh * hz.rated_electric_kw;
+          p.hvac.push_back(std::move(z));
+          break;
+        }
+        case AssetKind::flexible_load: {
+          if (!usable) break;
+          const auto& fl = *a.asset.get<FlexibleLoadSpec>();
+          optimizer::FlexibleLoad l;
+          l.id = a.asset.id;
+          l.power_kw = series(named(sf ? &sf->flexible_kw : nullptr, a.asset.id), std::isnan(a.last->p_kw) ? 0 : a.last->p_kw);
+          const double site_max = lim.max_curtailment_pct > 0 ? lim.max_curtailment_pct : 100;
+          l.curtailable_share = std::min(fl.max_curtail_pct, site_max) / 100;
+          l.curtail_cost_per_kwh = s.planning.curtail_cost_per_kwh;
+          l.shift_max_kwh = fl.max_shift_kwh;
+          l.shift_max_kw = fl.max_shift_kwh > 0 ? fl.rated_kw * l.curtailable_share : 0;
+          p.flexible.push_back(std::move(l));
+          // Its consumption is in power_kw, not in the base load.
+          for (int t = 0; t < T; ++t) p.base_load_kw[static_cast<std::size_t>(t)] = std::max(0.0, p.base_load_kw[static_cast<std::size_t>(t)]);
+          break;
+        }
+        case AssetKind::ev_charger:
+        case AssetKind::site_meter: break;
+      }
+    }
+    for (auto& v : p.base_load_kw) v = std::max(0.0, v + uncontrolled_hvac);
+    double import_limit = lim.import_limit_kw;
+    double export_limit = lim.export_limit_kw;
+    for (const auto& a : site.site.assets) {
+      if (const auto* sm = a.get<SiteMeterSpec>()) {
+        if (sm->import_limit_kw > 0) import_limit = import_limit > 0 ? std::min(import_limit, sm->import_limit_kw) : sm->import_limit_kw;
+        export_limit = std::min(export_limit, sm->export_limit_kw);
+      }
+    }
+    p.import_limit_kw = import_limit > 0 ? import_limit : optimizer::kNoLimit;
+    p.export_limit_kw = export_limit;
+    if (!lim.availability.empty()) {
+      p.available.resize(static_cast<std::size_t>(T));
+      for (int t = 0; t < T; ++t) p.available[static_cast<std::size_t>(t)] = site_available(site, h.start + h.step * t) ? 1 : 0;
+    }
+    p.excluded = p.pv.empty() && p.batteries.empty() && p.hvac.empty() && p.flexible.empty();
+    return p;
+  }
+
+  std::shared_ptr<optimizer::Problem> build_problem(const std::string& key, const std::vector<SiteIndex>& sites,
+                                                    TimePoint now) {
+    auto p = std::make_shared<optimizer::Problem>();
+    p->horizon.start = interval_floor(now);
+    p->horizon.step = s.interval;
+    p->horizon.steps = s.horizon_steps;
+    const int T = s.horizon_steps;
+    auto& sig = p->signals;
+    sig.import_price.resize(static_cast<std::size_t>(T));
+    sig.export_price.resize(static_cast<std::size_t>(T));
+    sig.carbon_kg_per_kwh.resize(static_cast<std::size_t>(T));
+    sig.carbon_price_per_kg = s.planning.carbon_price_per_kg;
+    sig.shortfall_penalty_per_kwh = s.planning.shortfall_penalty_per_kwh;
+    bool coupled = false;
+    std::vector<std::optional<double>> caps(static_cast<std::size_t>(T));
+    for (int t = 0; t < T; ++t) {
+      const auto k = static_cast<std::size_t>(t);
+      const auto ts = p->horizon.start + s.interval * t;
+      const double imp = prices ? held_series_value(prices->import_price, ts, 0) : 0;
+      sig.import_price[k] = imp;
+      sig.export_price[k] = std::min(imp, prices ? held_series_value(prices->export_price, ts, 0) : 0);
+      sig.carbon_kg_per_kwh[k] = carbon ? held_series_value(carbon->intensity_kg_per_kwh, ts, 0) : 0;
+      if (key != kFreeGroup) {
+        caps[k] = ceiling(key, ts);
+        coupled = coupled || caps[k].has_value();
+      }
+    }
+    if (coupled) sig.import_cap_kw = std::move(caps);
+    for (auto si : sites) p->sites.push_back(site_problem(si, p->horizon));
+    return p;
+  }
+
+  void request_solves(std::vector<Output>& out, TimePoint now) {
+    // Events in the horizon get their (unfrozen) planning baselines.
+    for (const auto* e : book.overlapping(now, now + s.interval * s.horizon_steps)) {
+      if (e->event.target_reduction_kw) prepare_settlement(*e, false);
+    }
+    auto assigned = assign_groups(now);
+    // Groups that disappeared (an event ended): drop their plans.
+    for (auto it = groups.begin(); it != groups.end();) {
+      it = assigned.count(it->first) ? std::next(it) : groups.erase(it);
+    }
+    for (auto& [key, sites] : assigned) {
+      auto& g = groups[key];
+      g.sites = sites;
+      auto problem = build_problem(key, sites, now);
+      SolveRequest r;
+      r.id = ++next_request;
+      r.group = key;
+      r.reason = resolve_reason.empty() ? "periodic" : resolve_reason;
+      if (g.plan && !g.plan->coordination_price_per_kwh.empty()) {
+        // Warm start: the last plan's prices, shifted to the new horizon start.
+        const auto shift = static_cast<std::size_t>(std::max<std::int64_t>(0, (problem->horizon.start - g.plan->horizon.start) / s.interval));
+        const auto& old = g.plan->coordination_price_per_kwh;
+        r.warm_prices.assign(static_cast<std::size_t>(s.horizon_steps), 0.0);
+        for (std::size_t k = 0; k + shift < old.size() && k < r.warm_prices.size(); ++k) r.warm_prices[k] = old[k + shift];
+      }
+      r.problem = std::move(problem);
+      g.pending = r.id;
+      g.requested_at = now;
+      ++counters.solves_requested;
+      out.push_back(std::move(r));
+    }
+    resolve_needed = false;
+    resolve_reason.clear();
+    last_resolve = now;
+  }
+
+  void adopt(const SolveResult& r, std::vector<Output>& out, TimePoint now) {
+    for (auto& [key, g] : groups) {
+      if (g.pending != r.request_id) continue;
+      g.pending = 0;
+      if (!r.plan) {
+        alarm(out, Severity::error, "solve_failed", key, r.error.empty() ? "solver returned no plan" : r.error);
+        need_resolve("retry after a failed solve");
+        return;
+      }
+      g.plan = r.plan;
+      g.plan_site.clear();
+      for (std::size_t i = 0; i < r.plan->sites.size(); ++i) {
+        const auto si = fleet.find_site(r.plan->sites[i].id);
+        if (si != kNone) g.plan_site[si] = i;
+      }
+      // Resolve every asset's place in the plan once.
+      for (auto si : g.sites) {
+        const auto ps = g.plan_site.find(si);
+        for (auto ai : fleet.site(si).assets) {
+          auto& c = ctl(ai);
+          c.plan = {};
+          c.correction_kw = 0;  // the new plan supersedes the allocator's corrections
+          if (ps == g.plan_site.end()) continue;
+          const auto& sp = r.plan->sites[ps->second];
+          const auto& id = fleet.asset(ai).asset.id;
+          auto find = [&](const auto& v, int kind) {
+            for (std::size_t k = 0; k < v.size(); ++k) {
+              if (v[k].id == id) c.plan = {r.plan.get(), ps->second, kind, k};
+            }
+          };
+          find(sp.batteries, 0);
+          find(sp.pv, 1);
+          find(sp.hvac, 2);
+          find(sp.flexible, 3);
+        }
+      }
+      for (const auto& m : r.plan->messages) alarm_once(out, Severity::info, "plan_diagnosis", key, m);
+      ++counters.plans_adopted;
+      apply_setpoints(out, now, nullptr);
+      return;
+    }
+    ++counters.plans_discarded;  // superseded by a newer request: a newer plan is on its way
+  }
+
+  Control& ctl(AssetIndex ai) {
+    if (ai >= control.size()) control.resize(ai + 1);
+    return control[ai];
+  }
+
+  // ----------------------------------------------------------------------------- commands
+
+  struct Setpoint {
+    SetpointKind kind = SetpointKind::unspecified;
+    double value = 0;
+    std::string why;
+  };
+
+  // The setpoint an asset should have now: the plan's value for this interval plus the
+  // allocator's correction, or nothing (the device's own default) when neither applies.
+  std::optional<Setpoint> desired(AssetIndex ai, TimePoint now) const {
+    const auto& a = fleet.asset(ai);
+    const Control& c = ai < control.size() ? control[ai] : Control{};
+    const optimizer::Plan* plan = c.plan.plan;
+    int k = -1;
+    if (plan) {
+      k = static_cast<int>((now - plan->horizon.start) / plan->horizon.step);
+      if (k < 0 || k >= plan->horizon.steps) plan = nullptr;
+    }
+    const double corr = c.correction_kw;
+    const auto kk = static_cast<std::size_t>(k);
+    std::string why = plan ? "plan" : "allocator";
+    if (corr != 0) why += fmt(" + correction %.1f kW", corr);
+    switch (a.asset.kind()) {
+      case AssetKind::battery: {
+        if (!plan && corr == 0) return std::nullopt;
+        const double base = plan && c.plan.kind == 0 ? plan->sites[c.plan.site].batteries[c.plan.index].p_kw[kk] : 0;
+        return Setpoint{SetpointKind::battery_p_kw, base + corr, why};
+      }
+      case AssetKind::pv: {
+        const auto& spec = *a.asset.get<PvSpec>();
+        double limit = spec.rated_kw;
+        bool curtailing = false;
+        if (plan && c.plan.kind == 1) {
+          const auto& pv = plan->sites[c.plan.site].pv[c.plan.index];
+          const double avail = a.last && !std::isnan(a.last->available_kw) ? a.last->available_kw : spec.rated_kw;
+          // Only a limit well below what the panels give is a curtailment worth commanding.
+          if (pv.limit_kw[kk] < avail - std::max(1.0, 0.02 * spec.rated_kw)) {
+            limit = pv.limit_kw[kk];
+            curtailing = true;
+          }
+        }
+        if (corr != 0 && curtailing) limit += corr;  // un-curtailing reduces import
+        if (!curtailing) return std::nullopt;
+        return Setpoint{SetpointKind::pv_limit_kw, limit, why};
+      }
+      case AssetKind::hvac_zone: {
+        const auto& hz = *a.asset.get<HvacZoneSpec>();
+        const double p_now = a.last && !std::isnan(a.last->p_kw) ? a.last->p_kw : hz.rated_electric_kw;
+        if (plan && c.plan.kind == 2) {
+          const auto& z = plan->sites[c.plan.site].hvac[c.plan.index];
+          const double t_end = z.temp_c[kk];
+          const double e = z.electric_kw[kk];
+          if (t_end < hz.default_setpoint_c - hz.deadband_c / 2 && corr <= 0) {
+            // Pre-cooling: lead the thermostat to the planned temperature.
+            return Setpoint{SetpointKind::hvac_setpoint_offset_c, t_end - hz.default_setpoint_c, why + " pre-cool"};
+          }
+          if (t_end > hz.default_setpoint_c + hz.deadband_c / 2 || corr > 0) {
+            // Letting the zone warm: cap the electric power at the plan's value.
+            return Setpoint{SetpointKind::hvac_power_cap_kw, std::max(0.0, e - corr), why};
+          }
+          return std::nullopt;
+        }
+        if (corr > 0) return Setpoint{SetpointKind::hvac_power_cap_kw, std::max(0.0, p_now - corr), why};
+        return std::nullopt;
+      }
+      case AssetKind::flexible_load: {
+        const auto& fl = *a.asset.get<FlexibleLoadSpec>();
+        double curtail_kw = plan && c.plan.kind == 3 ? plan->sites[c.plan.site].flexible[c.plan.index].curtail_kw[kk] : 0;
+        curtail_kw += corr;
+        if (curtail_kw <= 0) return std::nullopt;
+        const double p = a.last && !std::isnan(a.last->p_kw) && a.last->p_kw > 0 ? a.last->p_kw : fl.rated_kw;
+        return Setpoint{SetpointKind::load_curtail_pct, 100 * curtail_kw / std::max(p, 1e-6), why};
+      }
+      default: return std::nullopt;
+    }
+  }
+
+  // Sends what changed. `only` limits the pass to some assets (the allocator's shares).
+  void apply_setpoints(std::vector<Output>& out, TimePoint now, const std::vector<AssetIndex>* only) {
+    auto one = [&](AssetIndex ai) {
+      const auto& a = fleet.asset(ai);
+      const auto& site = fleet.site(a.site);
+      if (!site.enrolled || !a.online || a.asset.kind() == AssetKind::site_meter) return;
+      const std::string key = asset_key(site, a);
+      if (!leases.dispatch_may_write(key)) return;
+      const auto& c = ai < control.size() ? control[ai] : Control{};
+      if (now < c.hold_until) {
+        // Rebound staging: keep what it has until its stage is released.
+        if (const auto* last = tracker.last(ai); last && !last->rejected) {
+          send(out, ai, last->command.kind, last->command.value, "rebound hold", now);
+        }
+        return;
+      }
+      auto d = desired(ai, now);
+      if (!d || !site_available(site, now)) {
+        // Nothing to ask: let a command still in force lapse to the device default, except
+        // HVAC caps and curtailments, which are released explicitly so the building recovers.
+        if (const auto* last = tracker.last(ai); last && tracker.in_force(ai, now)) {
+          const double neutral = neutral_value(a.asset, last->command.kind);
+          if (last->command.value != neutral &&
+              (last->command.kind == SetpointKind::hvac_power_cap_kw || last->command.kind == SetpointKind::load_curtail_pct ||
+               last->command.kind == SetpointKind::hvac_setpoint_offset_c || last->command.kind == SetpointKind::pv_limit_kw ||
+               last->command.kind == SetpointKind::battery_p_kw)) {
+            send(out, ai, last->command.kind, neutral, "release", now);
+          }
+        }
+        return;
+      }
+      send(out, ai, d->kind, d->value, d->why, now);
+    };
+    if (only) {
+      for (auto ai : *only) one(ai);
+    } else {
+      for (AssetIndex ai = 0; ai < fleet.assets().size(); ++ai) one(ai);
+    }
+  }
+
+  void send(std::vector<Output>& out, AssetIndex ai, SetpointKind kind, double value, const std::string& why,
+            TimePoint now) {
+    const auto& a = fleet.asset(ai);
+    const auto& site = fleet.site(a.site);
+    EnvelopeInput in;
+    in.asset = &a;
+    in.site = &site;
+    in.site_import_kw = fleet.site_import_kw(a.site);
+    in.kind = kind;
+    in.requested = value;
+    if (const auto* last = tracker.last(ai); last && last->command.kind == kind) {
+      in.last_sent = last->command.value;
+      in.last_sent_at = last->last_sent_at;
+    }
+    in.now = now;
+    in.ttl = s.commands.ttl;
+    const auto env = apply_envelope(in);
+    if (!env.allowed) {
+      alarm_once(out, Severity::warning, "command_refused", asset_key(site, a), env.refusal);
+      return;
+    }
+    if (tracker.decide(ai, kind, env.value, now) != SendDecision::send) return;
+    std::string reason = why;
+    if (!env.clamps.empty()) {
+      ++counters.commands_clamped;
+      reason += " (clamped: ";
+      for (std::size_t i = 0; i < env.clamps.size(); ++i) reason += (i ? ", " : "") + env.clamps[i];
+      reason += ")";
+    }
+    out.push_back(tracker.issue(ai, site.site.id, a.asset.id, kind, env.value, now, std::move(reason)));
+    ++counters.commands_sent;
+  }
+
+  // ---------------------------------------------------------------------------- allocator
+
+  // Measured import of a group's sites: the sum of their meters that are online.
+  std::optional<double> measured(const std::vector<SiteIndex>& sites) const {
+    double sum = 0;
+    bool any = false;
+    for (auto si : sites) {
+      if (auto v = fleet.site_import_kw(si)) {
+        sum += *v;
+        any = true;
+      }
+    }
+    return any ? std::optional<double>(sum) : std::nullopt;
+  }
+
+  // The newest meter reading among a group's sites.
+  TimePoint newest_reading(const std::vector<SiteIndex>& sites) const {
+    TimePoint t{};
+    for (auto si : sites) {
+      const auto m = fleet.site(si).meter;
+      if (m != kNone && fleet.asset(m).online && fleet.asset(m).last) t = std::max(t, fleet.asset(m).last->time);
+    }
+    return t;
+  }
+
+  Flex flex_of(AssetIndex ai, TimePoint now) {
+    Flex f;
+    f.asset = ai;
+    const auto& a = fleet.asset(ai);
+    const auto& site = fleet.site(a.site);
+    if (!a.online || !a.last || !site.enrolled || !leases.dispatch_may_write(asset_key(site, a)) ||
+        !site_available(site, now) || now < ctl(ai).hold_until) {
+      return f;
+    }
+    const auto& lim = site.site.limits;
+    const double corr = ctl(ai).correction_kw;
+    f.down_kw = std::max(0.0, corr);
+    switch (a.asset.kind()) {
+      case AssetKind::battery: {
+        if (std::isnan(a.last->soc_pct)) return f;
+        const auto& b = *a.asset.get<BatterySpec>();
+        const auto d = desired(ai, now);
+        const double current = d ? d->value : 0;
+        EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), SetpointKind::battery_p_kw, 1e9, std::nullopt, {}, now,
+                         s.commands.ttl};
+        const double top = apply_envelope(in).value;
+        f.up_kw = std::max(0.0, top - current);
+        const double floor_pct = std::max(lim.battery_reserve_pct, b.soc_min_pct);
+        const double margin = std::max(0.01, (a.last->soc_pct - floor_pct) / 100);
+        f.cost = s.allocator.battery_cost_per_kwh * (1 + 0.1 / margin);
+        break;
+      }
+      case AssetKind::hvac_zone: {
+        if (std::isnan(a.last->indoor_temp_c) || std::isnan(a.last->p_kw)) return f;
+        const double margin = lim.comfort_max_c - 0.5 - a.last->indoor_temp_c;
+        if (margin <= 0) return f;
+        const double p_after = std::max(0.0, a.last->p_kw - std::max(0.0, corr));
+        f.up_kw = p_after * std::min(1.0, margin / 1.5);
+        f.cost = s.allocator.comfort_cost_per_c / margin;
+        break;
+      }
+      case AssetKind::flexible_load: {
+        const auto& fl = *a.asset.get<FlexibleLoadSpec>();
+        const double site_max = lim.max_curtailment_pct > 0 ? lim.max_curtailment_pct : 100;
+        const double p = std::isnan(a.last->p_kw) ? 0 : a.last->p_kw;
+        const auto d = desired(ai, now);
+        const double curtailed = d ? d->value / 100 * p : 0;
+        f.up_kw = std::max(0.0, p * std::min(fl.max_curtail_pct, site_max) / 100 - curtailed);
+        f.cost = s.planning.curtail_cost_per_kwh;
+        break;
+      }
+      case AssetKind::pv: {
+        const auto d = desired(ai, now);
+        if (!d || std::isnan(a.last->available_kw)) return f;
+        f.up_kw = std::max(0.0, a.last->available_kw - d->value);
+        f.cost = 0;
+        break;
+      }
+      default: break;
+    }
+    return f;
+  }
+
+  // Follows each group's target between solves. `immediate`: a new event, answered at once
+  // from the fleet's known headroom, without waiting for the settle time.
+  void allocate_tick(std::vector<Output>& out, TimePoint now, bool immediate) {
+    for (auto& [key, g] : groups) {
+      if (key == kFreeGroup) continue;
+      // Judge a correction only by readings taken after it had time to act.
+      if (!immediate && (now - g.last_correction < s.allocator.settle_time ||
+                         newest_reading(g.sites) <= g.last_correction)) {
+        continue;
+      }
+      const auto target = ceiling(key, interval_floor(now));
+      if (!target) continue;
+      const auto m = measured(g.sites);
+      if (!m) continue;
+      const double e = *m - *target;
+      const double band = std::max(s.allocator.deadband_min_kw, s.allocator.deadband_fraction * std::fabs(*target));
+      if (std::fabs(e) < band && !(e < 0)) continue;
+      if (e < 0 && -e < 2 * band) continue;  // over-delivering slightly: leave it
+      const double need = (immediate ? 1.0 : s.allocator.gain) * e;
+      std::vector<Flex> flex;
+      std::vector<AssetIndex> touched;
+      for (auto si : g.sites) {
+        for (auto ai : fleet.site(si).assets) {
+          auto f = flex_of(ai, now);
+          if (f.up_kw > 0 || f.down_kw > 0) flex.push_back(f);
+        }
+      }
+      double unmet = 0;
+      for (const auto& sh : allocate(flex, need, unmet)) {
+        ctl(sh.asset).correction_kw += sh.delta_kw;
+        touched.push_back(sh.asset);
+      }
+      if (unmet > band) {
+        alarm_once(out, Severity::warning, "flexibility_exhausted", key,
+                   fmt("%.0f kW of the target cannot be met by the fleet's headroom now", unmet));
+      } else {
+        clear_alarm("flexibility_exhausted", key);
+      }
+      std::sort(touched.begin(), touched.end());
+      apply_setpoints(out, now, &touched);
+      if (!touched.empty()) g.last_correction = now;
+    }
+  }
+
+  // ---------------------------------------------------------------------------- lifecycle
+
+  void on_transitions(const std::vector<EventTransition>& ts, std::vector<Output>& out, TimePoint now) {
+    for (const auto& t : ts) {
+      out.push_back(t);
+      const auto* rec = book.find(t.event_id);
+      if (!rec) continue;
+      if (t.to == EventState::active && t.from == EventState::scheduled) {
+        prepare_settlement(*rec, true);
+        need_resolve("event " + t.event_id + " started");
+        // The first answer: the allocator acts on the fleet's known headroom at once.
+        groups_for_now(now);
+        allocate_tick(out, now, true);
+      } else if (t.to == EventState::completed || t.to == EventState::cancelled) {
+        stage_rebound(*rec, now);
+        need_resolve("event " + t.event_id + " " + std::string(to_string(t.to)));
+      } else if (t.to == EventState::scheduled || (t.from && *t.from == t.to)) {
+        if (t.from && *t.from == t.to) {
+          // A modification: baselines and requests follow the new window.
+          auto it = settlements.find(t.event_id);
+          if (it != settlements.end()) {
+            const bool frozen = it->second.reported_intervals > 0;
+            if (!frozen) settlements.erase(it);
+            if (rec->state == EventState::active && !frozen) prepare_settlement(*rec, true);
+          }
+        }
+        need_resolve("event " + t.event_id + " " + t.reason);
+      }
+    }
+  }
+
+  // Groups must exist for the allocator even before the first plan arrives.
+  void groups_for_now(TimePoint now) {
+    auto assigned = assign_groups(now);
+    for (auto& [key, sites] : assigned) groups[key].sites = sites;
+    for (auto it = groups.begin(); it != groups.end();) {
+      it = assigned.count(it->first) ? std::next(it) : groups.erase(it);
+    }
+  }
+
+  // Loads released after an event in stages, so the fleet does not snap back into a new peak.
+  void stage_rebound(const EventRecord& e, TimePoint now) {
+    const int stages = std::max(1, s.scheduling.rebound_stages);
+    int n = 0;
+    for (SiteIndex si = 0; si < fleet.sites().size(); ++si) {
+      if (!participates(e, fleet.site(si))) continue;
+      for (auto ai : fleet.site(si).assets) {
+        const auto& a = fleet.asset(ai);
+        if (a.asset.kind() != AssetKind::hvac_zone && a.asset.kind() != AssetKind::flexible_load) continue;
+        ctl(ai).correction_kw = 0;
+        if (!tracker.in_force(ai, now)) continue;
+        // Stage 0 is released at once; stage k after k gaps.
+        ctl(ai).hold_until = now + s.scheduling.rebound_stage_gap * (n % stages);
+        ++n;
+      }
+    }
+    for (auto& c : control) {
+      if (c.correction_kw != 0 && now >= c.hold_until) c.correction_kw = 0;
+    }
+  }
+
+  void settle(std::vector<Output>& out, TimePoint now) {
+    for (auto& [id, st] : settlements) {
+      const auto* rec = book.find(id);
+      if (!rec || st.final_sent) continue;
+      if (rec->state != EventState::active && rec->state != EventState::completed && rec->state != EventState::cancelled) continue;
+      if (st.reported_intervals == 0 && rec->state != EventState::active && rec->ended_at <= rec->event.start) continue;
+      const TimePoint first = interval_floor(rec->event.start);
+      const TimePoint end = rec->state == EventState::active ? rec->event.end() : std::min(rec->event.end(), rec->ended_at);
+      // An interval is reported once it has ended and its last readings had time to arrive.
+      const auto grace = 2min;
+      int done = 0;
+      while (first + s.interval * (done + 1) <= std::min(now - grace, end + s.interval - Duration(1)) &&
+             done < static_cast<int>(st.requested.size())) {
+        ++done;
+      }
+      const bool ended = rec->state != EventState::active && now >= end + grace;
+      if (done > st.reported_intervals || ended) {
+        st.reported_intervals = std::max(done, st.reported_intervals);
+        if (auto r = report_of(id, now)) {
+          r->final = ended;
+          if (ended) st.final_sent = true;
+          out.push_back(std::move(*r));
+        }
+      }
+    }
+  }
+
+  std::optional<EventReport> report_of(const std::string& id, TimePoint now) const {
+    const auto it = settlements.find(id);
+    const auto* rec = book.find(id);
+    if (it == settlements.end() || !rec) return std::nullopt;
+    const auto& st = it->second;
+    EventReport r;
+    r.event_id = id;
+    r.baseline_method = st.method;
+    r.notes = st.notes;
+    const TimePoint first = interval_floor(rec->event.start);
+    const TimePoint end = rec->state == EventState::cancelled ? std::min(rec->event.end(), rec->ended_at) : rec->event.end();
+    double min_ratio = INFINITY;
+    for (std::size_t k = 0; k < st.requested.size(); ++k) {
+      const TimePoint ts = first + s.interval * static_cast<int>(k);
+      if (ts >= end || ts + s.interval > now) break;
+      SettlementInterval fi;
+      fi.start = ts;
+      fi.requested_kw = st.requested[k];
+      fi.baseline_kw = st.fleet_baseline[k];
+      bool metered = true;
+      for (auto si : st.sites) {
+        const auto b = st.site_baseline.at(si)[k];
+        const auto mv = meters[si].average(ts);
+        if (!mv) metered = false;
+        SettlementInterval sit;
+        sit.start = ts;
+        sit.baseline_kw = std::isnan(b) ? 0 : b;
+        sit.metered_kw = mv.value_or(NAN);
+        sit.delivered_kw = sit.baseline_kw - sit.metered_kw;
+        sit.requested_kw = st.fleet_baseline[k] > 0 ? st.requested[k] * sit.baseline_kw / st.fleet_baseline[k] : 0;
+        sit.ratio = sit.requested_kw > 0 ? sit.delivered_kw / sit.requested_kw : 0;
+        fi.metered_kw += mv.value_or(0);
+        r.sites[fleet.site(si).site.id].push_back(sit);
+      }
+      fi.delivered_kw = fi.baseline_kw - fi.metered_kw;
+      fi.ratio = fi.requested_kw > 0 ? fi.delivered_kw / fi.requested_kw : 0;
+      if (!metered) r.notes.push_back("interval " + format_utc(ts) + ": some sites not metered (counted as 0 kW)");
+      const double h = to_seconds(s.interval) / 3600;
+      r.requested_kwh += fi.requested_kw * h;
+      r.delivered_kwh += fi.delivered_kw * h;
+      if (fi.requested_kw > 0) min_ratio = std::min(min_ratio, fi.ratio);
+      r.fleet.push_back(fi);
+    }
+    r.min_interval_ratio = std::isfinite(min_ratio) ? min_ratio : 0;
+    return r;
+  }
+
+  // ---------------------------------------------------------------------------------- tick
+
+  void tick(std::vector<Output>& out, TimePoint now) {
+    last_tick = now;
+    for (auto ai : fleet.sweep_offline(now, s.scheduling.offline_after)) {
+      const auto& a = fleet.asset(ai);
+      const auto& site = fleet.site(a.site);
+      out.push_back(AssetStatus{site.site.id, a.asset.id, false,
+                                "no accepted telemetry for " + format_duration(s.scheduling.offline_after)});
+      alarm(out, Severity::warning, "asset_offline", asset_key(site, a), "taken out of the plan; its share is reassigned");
+      ctl(ai).correction_kw = 0;
+      tracker.forget(ai);  // no retries into the void; the device reverts when its command expires
+      need_resolve("asset " + asset_key(site, a) + " offline");
+    }
+    // Re-plan: on request, periodically, when a solve is overdue, or on deviation from plan.
+    if (now - last_resolve >= s.scheduling.resolve_period) need_resolve("periodic");
+    for (const auto& [key, g] : groups) {
+      if (g.pending && now - g.requested_at > s.planning.solve_timeout) need_resolve("solve of " + key + " overdue");
+    }
+    check_deviation(now);
+    groups_for_now(now);
+    if (resolve_needed && (forecast || prices)) {
+      bool in_flight = false;
+      for (const auto& [key, g] : groups) in_flight = in_flight || (g.pending && now - g.requested_at <= s.planning.solve_timeout);
+      if (!in_flight) request_solves(out, now);
+    }
+    apply_setpoints(out, now, nullptr);
+    allocate_tick(out, now, false);
+    // Retries last: a command superseded above is no longer pending.
+    std::vector<Command> resend;
+    std::vector<AssetIndex> gave_up;
+    tracker.overdue(now, resend, gave_up);
+    for (auto& c : resend) {
+      ++counters.commands_resent;
+      out.push_back(std::move(c));
+    }
+    for (auto ai : gave_up) {
+      const auto& a = fleet.asset(ai);
+      alarm(out, Severity::error, "command_unacknowledged", asset_key(fleet.site(a.site), a),
+            "no acknowledgement after " + std::to_string(s.commands.max_retries) + " retries");
+    }
+    settle(out, now);
+    book.prune(now - std::chrono::days(2));
+  }
+
+  void check_deviation(TimePoint now) {
+    const auto g = groups.find(kFleetGroup);
+    if (g == groups.end() || !g->second.plan) {
+      deviating_since.reset();
+      return;
+    }
+    const auto& plan = *g->second.plan;
+    const auto k = (now - plan.horizon.start) / plan.horizon.step;
+    const auto m = measured(g->second.sites);
+    if (k < 0 || k >= plan.horizon.steps || !m) return;
+    const double planned = plan.fleet_import_kw[static_cast<std::size_t>(k)];
+    if (std::fabs(*m - planned) > s.scheduling.deviation_resolve_fraction * std::max(std::fabs(planned), 1.0)) {
+      if (!deviating_since) deviating_since = now;
+      if (now - *deviating_since >= s.scheduling.deviation_resolve_after) {
+        need_resolve(fmt("fleet deviates from plan: %.0f kW measured, %.0f kW planned", *m, planned));
+        deviating_since.reset();
+      }
+    } else {
+      deviating_since.reset();
+    }
+  }
+
+  // ------------------------------------------------------------------------------ dispatch
+
+  void on(const Telemetry& t, std::vector<Output>& out, TimePoint now) {
+    const auto r = fleet.ingest(t, now);
+    const std::string subject = t.site_id + "/" + t.asset_id;
+    if (r.outcome == GateOutcome::rejected) {
+      ++counters.telemetry_rejected;
+      alarm_once(out, Severity::warning, "telemetry_gated", subject, r.reason);
+      return;
+    }
+    ++counters.telemetry_accepted;
+    clear_alarm("telemetry_gated", subject);
+    const auto& a = fleet.asset(r.asset);
+    if (a.asset.kind() == AssetKind::site_meter && t.p_kw) {
+      if (meters.size() <= a.site) meters.resize(a.site + 1, IntervalMeter(s.interval, s.utc_offset_minutes));
+      meters[a.site].add(t.time, *t.p_kw);
+    }
+    if (r.came_online) {
+      out.push_back(AssetStatus{t.site_id, t.asset_id, true, "telemetry accepted"});
+      need_resolve("asset " + subject + " online");
+    }
+  }
+
+  void on(const CommandAck& ack, std::vector<Output>& out, TimePoint) {
+    const auto r = tracker.on_ack(ack);
+    if (r.asset == kNone) {
+      ++counters.acks_unknown;
+      return;
+    }
+    if (!r.problem.empty()) {
+      const auto& a = fleet.asset(r.asset);
+      alarm(out, Severity::warning, "command_rejected", asset_key(fleet.site(a.site), a),
+            "command " + ack.command_id + " " + r.problem);
+    }
+  }
+
+  void on(const GridSignal& g, std::vector<Output>& out, TimePoint now) {
+    std::visit(
+        [&](const auto& sig) {
+          using T = std::decay_t<decltype(sig)>;
+          if constexpr (std::is_same_v<T, CurtailmentEvent>) {
+            auto r = book.receive(sig, now);
+            if (!r.error.empty()) {
+              ++counters.signals_rejected;
+              alarm(out, Severity::warning, "event_refused", sig.event_id, r.error);
+            }
+            on_transitions(r.transitions, out, now);
+          } else if constexpr (std::is_same_v<T, CancelEvent>) {
+            auto r = book.cancel(sig.event_id, now, "cancelled by " + (g.source.empty() ? std::string("grid") : g.source));
+            if (!r.error.empty()) {
+              ++counters.signals_rejected;
+              alarm(out, Severity::warning, "cancel_refused", sig.event_id, r.error);
+            }
+            on_transitions(r.transitions, out, now);
+          } else if constexpr (std::is_same_v<T, PriceSeries>) {
+            prices = sig;
+            need_resolve("new prices");
+          } else if constexpr (std::is_same_v<T, CarbonSeries>) {
+            carbon = sig;
+            need_resolve("new carbon intensity");
+          } else {
+            regulation = sig;
+          }
+        },
+        g.signal);
+  }
+
+  void on(const EnrolSite& e, std::vector<Output>& out, TimePoint) {
+    fleet.enrol(e.site);
+    const auto si = fleet.find_site(e.site.id);
+    if (meters.size() <= si) meters.resize(si + 1, IntervalMeter(s.interval, s.utc_offset_minutes));
+    for (auto ai : fleet.site(si).assets) ctl(ai);
+    alarm(out, Severity::info, "site_enrolled", e.site.id, std::to_string(e.site.assets.size()) + " assets");
+    need_resolve("site " + e.site.id + " enrolled");
+  }
+
+  void on(const UnenrolSite& u, std::vector<Output>& out, TimePoint now) {
+    const auto si = fleet.find_site(u.site_id);
+    if (si == kNone || !fleet.site(si).enrolled) {
+      alarm(out, Severity::warning, "unknown_site", u.site_id, "cannot unenrol: not enrolled");
+      return;
+    }
+    // Devices revert: release what is in force, then stop tracking.
+    for (auto ai : fleet.site(si).assets) {
+      const auto* last = tracker.last(ai);
+      const auto& a = fleet.asset(ai);
+      if (last && tracker.in_force(ai, now)) {
+        Command c = tracker.issue(ai, u.site_id, a.asset.id, last->command.kind, neutral_value(a.asset, last->command.kind),
+                                  now, "site unenrolled: release");
+        c.expires = now + s.commands.ack_timeout * (s.commands.max_retries + 1);
+        out.push_back(std::move(c));
+        ++counters.commands_sent;
+      }
+      tracker.forget(ai);
+      ctl(ai) = Control{};
+    }
+    fleet.unenrol(u.site_id);
+    alarm(out, Severity::info, "site_unenrolled", u.site_id, "commands stopped");
+    need_resolve("site " + u.site_id + " unenrolled");
+  }
+
+  void on(const OptOut& o, std::vector<Output>& out, TimePoint) {
+    if (fleet.find_site(o.site_id) == kNone) {
+      alarm(out, Severity::warning, "opt_out_refused", o.event_id, "unknown site " + o.site_id);
+      return;
+    }
+    if (auto err = book.opt_out(o.event_id, o.site_id)) {
+      alarm(out, Severity::warning, "opt_out_refused", o.event_id, *err);
+      return;
+    }
+    alarm(out, Severity::info, "opt_out", o.event_id, "site " + o.site_id + " opted out");
+    need_resolve("opt-out of " + o.site_id + " from " + o.event_id);
+  }
+
+  void on(const LeaseRequest& l, std::vector<Output>& out, TimePoint now) {
+    const auto ai = fleet.find_asset(l.site_id, l.asset_id);
+    const std::string key = l.site_id + "/" + l.asset_id;
+    if (ai == kNone) {
+      alarm(out, Severity::warning, "lease_refused", key, "unknown asset");
+      return;
+    }
+    std::string why;
+    auto change = leases.acquire(key, l.lease, now, why);
+    if (!change) {
+      alarm(out, Severity::warning, "lease_refused", key, why);
+      return;
+    }
+    out.push_back(*change);
+    ctl(ai).correction_kw = 0;
+    if (l.kind) {
+      // Sent on the holder's behalf, through the same envelope as dispatch.
+      const auto& a = fleet.asset(ai);
+      const auto& site = fleet.site(a.site);
+      EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), *l.kind, l.value, std::nullopt, {}, now, s.commands.ttl};
+      const auto env = apply_envelope(in);
+      if (!env.allowed) {
+        alarm(out, Severity::warning, "command_refused", key, env.refusal);
+        return;
+      }
+      out.push_back(tracker.issue(ai, l.site_id, l.asset_id, *l.kind, env.value, now, "lease " + l.lease.owner));
+      ++counters.commands_sent;
+    }
+  }
+
+  void on(const LeaseRelease& l, std::vector<Output>& out, TimePoint now) {
+    if (auto c = leases.release(l.site_id + "/" + l.asset_id, l.owner, now)) {
+      out.push_back(*c);
+    } else {
+      alarm(out, Severity::warning, "lease_release_refused", l.site_id + "/" + l.asset_id, l.owner + " holds no lease");
+    }
+  }
+
+  void on(const Tick&, std::vector<Output>& out, TimePoint now) { tick(out, now); }
+  void on(const SolveResult& r, std::vector<Output>& out, TimePoint now) { adopt(r, out, now); }
+
+  void on(const ForecastUpdate& f, std::vector<Output>&, TimePoint) {
+    const bool first = !forecast;
+    forecast = f.forecast;
+    if (first) need_resolve("first forecast");
+  }
+
+  void on(const MeterHistory& h, std::vector<Output>& out, TimePoint) {
+    const auto si = fleet.find_site(h.site_id);
+    if (si == kNone) {
+      alarm(out, Severity::warning, "unknown_site", h.site_id, "meter history for a site that is not enrolled");
+      return;
+    }
+    if (meters.size() <= si) meters.resize(si + 1, IntervalMeter(s.interval, s.utc_offset_minutes));
+    meters[si].set_day(h.day);
+  }
+};
+
+// -------------------------------------------------------------------------------- interface
+
+Core::Core(Settings settings, std::string command_id_prefix)
+    : impl_(std::make_unique<Impl>(settings, std::move(command_id_prefix))) {}
+Core::~Core() = default;
+Core::Core(Core&&) noexcept = default;
+Core& Core::operator=(Core&&) noexcept = default;
+
+std::vector<Output> Core::handle(const Input& input, TimePoint now) {
+  std::vector<Output> out;
+  auto& m = *impl_;
+  // Time moves first: events that start or end by now, leases that expire.
+  m.on_transitions(m.book.advance(now), out, now);
+  for (auto& c : m.leases.expire(now)) out.push_back(std::move(c));
+  std::visit([&](const auto& in) { m.on(in, out, now); }, input);
+  return out;
+}
+
+const Fleet& Core::fleet() const { return impl_->fleet; }
+const EventBook& Core::events() const { return impl_->book; }
+const LeaseTable& Core::leases() const { return impl_->leases; }
+const CoreCounters& Core::counters() const { return impl_->counters; }
+const Settings& Core::settings() const { return impl_->s; }
+
+std::optional<EventReport> Core::report(const std::string& event_id, TimePoint now) const {
+  return impl_->report_of(event_id, now);
+}
+
+std::optional<double> Core::target_kw(TimePoint now) const {
+  return impl_->ceiling(kFleetGroup, impl_->interval_floor(now));
+}
+
+std::string Core::describe(TimePoint now) const {
+  const auto& m = *impl_;
+  std::string out = "core at " + format_utc(now) + "\n";
+  out += "fleet: " + std::to_string(m.fleet.sites().size()) + " sites, " + std::to_string(m.fleet.assets().size()) +
+         " assets, " + std::to_string(m.fleet.online_assets()) + " online\n";
+  for (const auto& [id, e] : m.book.all()) {
+    out += "event " + id + ": " + std::string(to_string(e.state)) + " " + format_utc(e.event.start) + " + " +
+           format_duration(e.event.duration) + "\n";
+  }
+  for (const auto& [key, g] : m.groups) {
+    out += "group " + key + ": " + std::to_string(g.sites.size()) + " sites";
+    if (auto t = m.ceiling(key, m.interval_floor(now))) out += fmt(", target %.1f kW", *t);
+    if (auto mv = m.measured(g.sites)) out += fmt(", measured %.1f kW", *mv);
+    if (g.plan) out += ", plan of " + format_utc(g.plan->horizon.start);
+    if (g.pending) out += ", solve " + std::to_string(g.pending) + " pending";
+    out += "\n";
+  }
+  for (AssetIndex ai = 0; ai < m.fleet.assets().size(); ++ai) {
+    const auto& a = m.fleet.asset(ai);
+    const auto* last = m.tracker.last(ai);
+    if (!last) continue;
+    out += "  " + m.fleet.site(a.site).site.id + "/" + a.asset.id + ": " + fmt("%.2f", last->command.value) + " (" +
+           last->command.reason + ")" + (last->acked ? "" : " unacked") + "\n";
+  }
+  return out;
+}
+
+}  // namespace vpp::controller
