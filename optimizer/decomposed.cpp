@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <thread>
 
@@ -892,6 +893,7 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
   constexpr double kGrow = 1.1, kShrink = 0.8;
   const double alpha_floor = alpha[0] * 0.1;
   std::vector<int> last_sign(T, 0);
+  std::vector<double> prev_lam(T, 0.0), prev_X(T, 0.0);
 
   std::vector<std::vector<double>> p(n), x(n), best_p, avg_p(n), avg_x(n);
   std::vector<double> value(n), avg_value(n);
@@ -911,6 +913,30 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
     for (int t = 0; t < T; ++t)
       if (cap[t]) v += h * g.shortfall_penalty_per_kwh * std::max(0.0, X[t] - *cap[t]);
     return v;
+  };
+  // Candidate plans are built from an iterate (or the running average), repaired, and the cheapest
+  // kept. The repair is what makes an early iterate good: at 10,000 sites the plan at zero prices
+  // plus merit-order repair is often already within the tolerance of the bound.
+  auto build_plan = [&](const std::vector<std::vector<double>>& ps, const std::vector<double>& prices, Plan& out) {
+    out.sites.resize(n);
+    parallel_sites(n, threads, solvers, [&](std::size_t i, SiteSolver& sv) {
+      sv.fill_plan(problem, *active[i], prices, ps[i], out.sites[i]);
+    });
+    out.coordination_price_per_kwh = prices;
+    finalize_plan(problem, out);
+    if (coupled) {
+      repair_shortfall(problem, active, out);
+      finalize_plan(problem, out);
+    }
+  };
+  Plan best_plan, candidate;
+  bool have_plan = false, best_p_unrepaired_pending = false;
+  auto consider = [&](const std::vector<std::vector<double>>& ps, const std::vector<double>& prices) {
+    build_plan(ps, prices, candidate);
+    if (!have_plan || candidate.objective.total < best_plan.objective.total) {
+      std::swap(best_plan, candidate);
+      have_plan = true;
+    }
   };
   int iter = 0;
   plan.stats.build_s = seconds_since(t0);
@@ -938,6 +964,7 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
       best_primal = primal;
       best_p = p;
       best_lam = lam;
+      best_p_unrepaired_pending = true;
     }
     if (coupled) {
       if (iter == next_restart) {
@@ -963,50 +990,63 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
           best_primal = pa;
           best_p = avg_p;
           best_lam = lam;
+          best_p_unrepaired_pending = true;
         }
       }
     }
+    const bool last = iter + 1 >= std::max(1, options.max_iterations);
+    if (coupled && ((iter & (iter - 1)) == 0 || last)) {
+      // Checkpoints at iterations 0, 1, 2, 4, 8, ...: repaired plans from the iterate and the average.
+      consider(p, lam);
+      if (avg_count > 1) consider(avg_p, lam);
+    }
     double gap = (best_primal - best_bound) / std::max(1.0, std::abs(best_primal));
+    if (have_plan) gap = std::min(gap, (best_plan.objective.total - best_bound) / std::max(1.0, std::abs(best_plan.objective.total)));
+    if (options.trace) {
+      double res = 0;
+      for (int t = 0; t < T; ++t)
+        if (cap[t]) res = std::max(res, X[t] - *cap[t]);
+      std::fprintf(stderr, "iter %d bound %.2f primal %.2f best %.2f repaired %.2f gap %.6f residual %.1f kW (%.3f s)\n",
+                   iter, lagrangian, primal, best_primal, have_plan ? best_plan.objective.total : NAN, gap, res,
+                   seconds_since(t1));
+    }
+    if (!coupled) {
+      consider(p, lam);
+      best_p_unrepaired_pending = false;
+    }
     if (!coupled || gap <= options.gap_tolerance) {
       ++iter;
       break;
     }
-    // Adaptive projected subgradient step per interval.
+    // Adaptive projected subgradient step per interval. While the residual keeps its sign, the
+    // step may also follow the secant of the fleet's measured response (kW per currency/kWh): a
+    // damped Newton step on the aggregate, which reaches the right price level in a few rounds
+    // where growing a fixed step takes tens.
     for (int t = 0; t < T; ++t) {
       if (!cap[t]) continue;
       double r = X[t] - *cap[t];
       int sign = r > options.residual_tolerance_kw ? 1 : (r < -options.residual_tolerance_kw && lam[t] > 0 ? -1 : 0);
       if (sign != 0 && sign == last_sign[t]) alpha[t] *= kGrow;
       else if (sign != 0 && sign == -last_sign[t]) alpha[t] = std::max(alpha[t] * kShrink, alpha_floor);
+      double step = alpha[t] * r;
+      if (iter > 0 && sign != 0 && sign == last_sign[t]) {
+        double dl = lam[t] - prev_lam[t], dx = X[t] - prev_X[t];
+        if (std::abs(dl) > 1e-12 && dx * dl < 0) {
+          double secant = 0.8 * r * dl / -dx;  // lambda change to close 80 % of the residual
+          if (std::abs(secant) > std::abs(step)) step = std::clamp(secant, -4 * std::abs(step) - 1e-3, 4 * std::abs(step) + 1e-3);
+        }
+      }
       if (sign != 0) last_sign[t] = sign;
-      lam[t] = std::clamp(lam[t] + alpha[t] * r, 0.0, lam_max);
+      prev_lam[t] = lam[t];
+      prev_X[t] = X[t];
+      lam[t] = std::clamp(lam[t] + step, 0.0, lam_max);
     }
   }
   plan.stats.iterations = iter;
-  // Two candidate plans, each repaired: the best single iterate and the final running average.
-  // The cheaper one is returned.
-  auto build_plan = [&](const std::vector<std::vector<double>>& ps, const std::vector<double>& prices, Plan& out) {
-    out.sites.resize(n);
-    parallel_sites(n, threads, solvers, [&](std::size_t i, SiteSolver& sv) {
-      sv.fill_plan(problem, *active[i], prices, ps[i], out.sites[i]);
-    });
-    out.coordination_price_per_kwh = prices;
-    finalize_plan(problem, out);
-    if (coupled) {
-      repair_shortfall(problem, active, out);
-      finalize_plan(problem, out);
-    }
-  };
-  build_plan(best_p, best_lam, plan);
-  if (coupled && avg_count > 1) {
-    Plan alt;
-    build_plan(avg_p, lam, alt);
-    if (alt.objective.total < plan.objective.total) {
-      plan.sites = std::move(alt.sites);
-      plan.coordination_price_per_kwh = std::move(alt.coordination_price_per_kwh);
-      finalize_plan(problem, plan);
-    }
-  }
+  if (!have_plan || best_p_unrepaired_pending) consider(best_p, best_lam);
+  plan.sites = std::move(best_plan.sites);
+  plan.coordination_price_per_kwh = std::move(best_plan.coordination_price_per_kwh);
+  finalize_plan(problem, plan);
   plan.messages = diagnose(problem);
   plan.stats.solver = "decomposed";
   plan.stats.solve_s = seconds_since(t1);

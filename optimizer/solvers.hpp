@@ -27,9 +27,10 @@ Result<bool> export_mps(const Problem& problem, const std::string& path);
 struct DecomposedOptions {
   int threads = 0;                       // 0 = hardware concurrency
   int max_iterations = 60;
-  double gap_tolerance = 1e-4;           // relative primal-dual gap to stop at
+  double gap_tolerance = 1e-3;           // relative primal-dual gap to stop at
   double residual_tolerance_kw = 1e-3;   // fleet coupling residual to stop at (with the gap)
   std::vector<double> initial_prices;    // per interval, currency/kWh; empty = zero
+  bool trace = false;                    // one line per iteration on stderr (bound, primal, residual)
 };
 
 // Price-coordinated decomposition: sites solved independently and in parallel by exact
