@@ -1,0 +1,41 @@
+#pragma once
+// The two dispatch solvers behind one shape: (problem, options) -> Result<Plan>. An error is
+// returned only for malformed input (see validate()); contradictory input still gets a plan.
+#include <string>
+#include <vector>
+
+#include "optimizer/plan.hpp"
+#include "optimizer/problem.hpp"
+
+namespace vpp::optimizer {
+
+enum class ClpMethod { dual_simplex, barrier };
+
+struct ClpOptions {
+  ClpMethod method = ClpMethod::dual_simplex;
+  std::string export_mps;  // when set, the LP is written there (free MPS) before solving
+  double max_seconds = 0;  // 0 = no limit
+};
+
+// The whole fleet LP in COIN-OR CLP: the reference.
+Result<Plan> solve_clp(const Problem& problem, const ClpOptions& options = {});
+
+// Writes the fleet LP as free MPS without solving it (for HiGHS and other solvers).
+Result<bool> export_mps(const Problem& problem, const std::string& path);
+
+// Warm start: the coordination prices of an earlier plan (e.g. the last re-plan, shifted).
+struct DecomposedOptions {
+  int threads = 0;                       // 0 = hardware concurrency
+  int max_iterations = 60;
+  double gap_tolerance = 1e-3;           // relative primal-dual gap to stop at
+  double residual_tolerance_kw = 1e-3;   // fleet coupling residual to stop at (with the gap)
+  std::vector<double> initial_prices;    // per interval, currency/kWh; empty = zero
+  bool trace = false;                    // one line per iteration on stderr (bound, primal, residual)
+};
+
+// Price-coordinated decomposition: sites solved independently and in parallel by exact
+// dynamic programming on convex piecewise-linear value functions, prices on the fleet coupling
+// updated until the primal-dual gap closes. Result independent of the thread count.
+Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& options = {});
+
+}  // namespace vpp::optimizer
