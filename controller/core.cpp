@@ -70,6 +70,7 @@ struct Core::Impl {
   // What the plan says an asset should do, resolved to indices once per adopted plan.
   struct PlanRef {
     const optimizer::Plan* plan = nullptr;
+    std::uint64_t plan_id = 0;          // the solve request that produced it
     std::size_t site = 0;
     int kind = -1;  // 0 battery, 1 pv, 2 hvac, 3 flexible
     std::size_t index = 0;
@@ -575,7 +576,7 @@ struct Core::Impl {
           const auto& id = fleet.asset(ai).asset.id;
           auto find = [&](const auto& v, int kind) {
             for (std::size_t k = 0; k < v.size(); ++k) {
-              if (v[k].id == id) c.plan = {r.plan.get(), ps->second, kind, k};
+              if (v[k].id == id) c.plan = {r.plan.get(), r.request_id, ps->second, kind, k};
             }
           };
           find(sp.batteries, 0);
@@ -599,11 +600,25 @@ struct Core::Impl {
 
   // ----------------------------------------------------------------------------- commands
 
+  // A setpoint and where it came from; the reason text is only built for commands sent.
   struct Setpoint {
     SetpointKind kind = SetpointKind::unspecified;
     double value = 0;
-    std::string why;
+    const char* source = "plan";        // "plan", "allocator", "rebound hold", "release"
+    std::uint64_t plan_id = 0;
+    double correction_kw = 0;
   };
+
+  std::string reason(const Setpoint& sp, TimePoint now) const {
+    std::string r = sp.source;
+    if (sp.plan_id) r += " #" + std::to_string(sp.plan_id);
+    if (sp.correction_kw != 0) r += fmt(" + correction %.1f kW", sp.correction_kw);
+    for (const auto* e : book.overlapping(now, now + Duration(1))) {
+      if (e->state == EventState::active) r += " for event " + e->event.event_id;
+    }
+    if (prices) r += fmt(" at %.4f/kWh", held_series_value(prices->import_price, now, 0));
+    return r;
+  }
 
   // The setpoint an asset should have now: the plan's value for this interval plus the
   // allocator's correction, or nothing (the device's own default) when neither applies.
@@ -618,13 +633,16 @@ struct Core::Impl {
     }
     const double corr = c.correction_kw;
     const auto kk = static_cast<std::size_t>(k);
-    std::string why = plan ? "plan" : "allocator";
-    if (corr != 0) why += fmt(" + correction %.1f kW", corr);
+    const char* src = plan ? "plan" : "allocator";
+    const std::uint64_t pid = plan ? c.plan.plan_id : 0;
+    auto sp = [&](SetpointKind kind, double value, const char* source = nullptr) {
+      return Setpoint{kind, value, source ? source : src, pid, corr};
+    };
     switch (a.asset.kind()) {
       case AssetKind::battery: {
         if (!plan && corr == 0) return std::nullopt;
         const double base = plan && c.plan.kind == 0 ? plan->sites[c.plan.site].batteries[c.plan.index].p_kw[kk] : 0;
-        return Setpoint{SetpointKind::battery_p_kw, base + corr, why};
+        return sp(SetpointKind::battery_p_kw, base + corr);
       }
       case AssetKind::pv: {
         const auto& spec = *a.asset.get<PvSpec>();
@@ -641,7 +659,7 @@ struct Core::Impl {
         }
         if (corr != 0 && curtailing) limit += corr;  // un-curtailing reduces import
         if (!curtailing) return std::nullopt;
-        return Setpoint{SetpointKind::pv_limit_kw, limit, why};
+        return sp(SetpointKind::pv_limit_kw, limit);
       }
       case AssetKind::hvac_zone: {
         const auto& hz = *a.asset.get<HvacZoneSpec>();
@@ -652,15 +670,15 @@ struct Core::Impl {
           const double e = z.electric_kw[kk];
           if (t_end < hz.default_setpoint_c - hz.deadband_c / 2 && corr <= 0) {
             // Pre-cooling: lead the thermostat to the planned temperature.
-            return Setpoint{SetpointKind::hvac_setpoint_offset_c, t_end - hz.default_setpoint_c, why + " pre-cool"};
+            return sp(SetpointKind::hvac_setpoint_offset_c, t_end - hz.default_setpoint_c, "plan pre-cool");
           }
           if (t_end > hz.default_setpoint_c + hz.deadband_c / 2 || corr > 0) {
             // Letting the zone warm: cap the electric power at the plan's value.
-            return Setpoint{SetpointKind::hvac_power_cap_kw, std::max(0.0, e - corr), why};
+            return sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, e - corr));
           }
           return std::nullopt;
         }
-        if (corr > 0) return Setpoint{SetpointKind::hvac_power_cap_kw, std::max(0.0, p_now - corr), why};
+        if (corr > 0) return sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, p_now - corr));
         return std::nullopt;
       }
       case AssetKind::flexible_load: {
@@ -669,7 +687,7 @@ struct Core::Impl {
         curtail_kw += corr;
         if (curtail_kw <= 0) return std::nullopt;
         const double p = a.last && !std::isnan(a.last->p_kw) && a.last->p_kw > 0 ? a.last->p_kw : fl.rated_kw;
-        return Setpoint{SetpointKind::load_curtail_pct, 100 * curtail_kw / std::max(p, 1e-6), why};
+        return sp(SetpointKind::load_curtail_pct, 100 * curtail_kw / std::max(p, 1e-6));
       }
       default: return std::nullopt;
     }
@@ -681,13 +699,12 @@ struct Core::Impl {
       const auto& a = fleet.asset(ai);
       const auto& site = fleet.site(a.site);
       if (!site.enrolled || !a.online || a.asset.kind() == AssetKind::site_meter) return;
-      const std::string key = asset_key(site, a);
-      if (!leases.dispatch_may_write(key)) return;
+      if (!leases.all().empty() && !leases.dispatch_may_write(asset_key(site, a))) return;
       const auto& c = ai < control.size() ? control[ai] : Control{};
       if (now < c.hold_until) {
         // Rebound staging: keep what it has until its stage is released.
         if (const auto* last = tracker.last(ai); last && !last->rejected) {
-          send(out, ai, last->command.kind, last->command.value, "rebound hold", now);
+          send(out, ai, Setpoint{last->command.kind, last->command.value, "rebound hold"}, now);
         }
         return;
       }
@@ -701,12 +718,12 @@ struct Core::Impl {
               (last->command.kind == SetpointKind::hvac_power_cap_kw || last->command.kind == SetpointKind::load_curtail_pct ||
                last->command.kind == SetpointKind::hvac_setpoint_offset_c || last->command.kind == SetpointKind::pv_limit_kw ||
                last->command.kind == SetpointKind::battery_p_kw)) {
-            send(out, ai, last->command.kind, neutral, "release", now);
+            send(out, ai, Setpoint{last->command.kind, neutral, "release"}, now);
           }
         }
         return;
       }
-      send(out, ai, d->kind, d->value, d->why, now);
+      send(out, ai, *d, now);
     };
     if (only) {
       for (auto ai : *only) one(ai);
@@ -715,8 +732,9 @@ struct Core::Impl {
     }
   }
 
-  void send(std::vector<Output>& out, AssetIndex ai, SetpointKind kind, double value, const std::string& why,
-            TimePoint now) {
+  void send(std::vector<Output>& out, AssetIndex ai, const Setpoint& sp, TimePoint now) {
+    const SetpointKind kind = sp.kind;
+    const double value = sp.value;
     const auto& a = fleet.asset(ai);
     const auto& site = fleet.site(a.site);
     EnvelopeInput in;
@@ -737,14 +755,14 @@ struct Core::Impl {
       return;
     }
     if (tracker.decide(ai, kind, env.value, now) != SendDecision::send) return;
-    std::string reason = why;
+    std::string why = reason(sp, now);
     if (!env.clamps.empty()) {
       ++counters.commands_clamped;
-      reason += " (clamped: ";
-      for (std::size_t i = 0; i < env.clamps.size(); ++i) reason += (i ? ", " : "") + env.clamps[i];
-      reason += ")";
+      why += " (clamped: ";
+      for (std::size_t i = 0; i < env.clamps.size(); ++i) why += (i ? ", " : "") + env.clamps[i];
+      why += ")";
     }
-    out.push_back(tracker.issue(ai, site.site.id, a.asset.id, kind, env.value, now, std::move(reason)));
+    out.push_back(tracker.issue(ai, site.site.id, a.asset.id, kind, env.value, now, std::move(why)));
     ++counters.commands_sent;
   }
 
@@ -778,7 +796,7 @@ struct Core::Impl {
     f.asset = ai;
     const auto& a = fleet.asset(ai);
     const auto& site = fleet.site(a.site);
-    if (!a.online || !a.last || !site.enrolled || !leases.dispatch_may_write(asset_key(site, a)) ||
+    if (!a.online || !a.last || !site.enrolled || (!leases.all().empty() && !leases.dispatch_may_write(asset_key(site, a))) ||
         !site_available(site, now) || now < ctl(ai).hold_until) {
       return f;
     }

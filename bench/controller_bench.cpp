@@ -93,7 +93,7 @@ int run(const std::vector<std::string>& args) {
     const auto b = clock::now();
     event_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
     commands = 0;
-    for (const auto& o : out) commands += std::holds_alternative<Command>(o);
+    for (const auto& o : out) commands += std::holds_alternative<vpp::Command>(o);
     if (r == 0) {
       // Control ticks under the event, with fresh telemetry between them (not timed).
       for (int k = 1; k <= ticks; ++k) {
