@@ -359,9 +359,12 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
 }  // namespace
 
 Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
-  const std::string strategy_name = opt.strategy.value_or(sc.strategy);
-  auto strategy = make_strategy(strategy_name);
+  Result<std::unique_ptr<Strategy>> strategy =
+      opt.strategy_factory ? Result<std::unique_ptr<Strategy>>(opt.strategy_factory())
+                           : make_strategy(opt.strategy.value_or(sc.strategy));
   if (!strategy) return Error{strategy.error()};
+  if (!*strategy) return Error{"the strategy factory returned no strategy"};
+  const std::string strategy_name((*strategy)->name());
   auto progress = [&](double f, std::string_view phase) {
     if (opt.progress) opt.progress(std::clamp(f, 0.0, 1.0), phase);
   };

@@ -13,6 +13,7 @@
 #include <array>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "sim/fleet.hpp"
 #include "sim/kpi.hpp"
 #include "sim/scenario.hpp"
+#include "sim/strategy.hpp"
 
 namespace vpp::sim {
 
@@ -31,6 +33,8 @@ struct RunOptions {
   std::optional<std::string> strategy;     // overrides the scenario's
   bool per_site_series = true;             // keep per-site interval series (timeseries.csv)
   double initial_soc_pct = 50;
+  // A strategy object instead of one from the registry (tests, embedding); its name() is used.
+  std::function<std::unique_ptr<Strategy>()> strategy_factory;
   // Called now and then with the fraction done (0..1) and the phase.
   std::function<void(double, std::string_view)> progress;
 };
