@@ -1,0 +1,223 @@
+// vppsim: runs scenarios of simulated buildings on a virtual clock and benchmarks the physics.
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/bench.hpp"
+#include "sim/fleet_gen.hpp"
+#include "sim/report.hpp"
+#include "sim/runner.hpp"
+#include "sim/scenario.hpp"
+#include "sim/strategy.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: vppsim run SCENARIO --out DIR [--seed N] [--strategy NAME] [--no-site-series] [--quiet]
+       vppsim check SCENARIO
+       vppsim bench --sites N --days D --step-s S [--threads T]
+       vppsim strategies
+       vppsim --help | --version
+
+Commands:
+  run         run SCENARIO (YAML, see config/scenarios/demo.yaml): first the uncontrolled
+              baseline, then the strategy; writes DIR/kpis.json, DIR/timeseries.csv and
+              DIR/report.html and prints the KPI table
+  check       validate SCENARIO and print what it describes
+  bench       time the fleet physics alone; prints asset_steps_per_s last
+  strategies  list the strategies
+
+Options:
+  --out DIR          output directory (created if missing)
+  --seed N           override the scenario's seed
+  --strategy NAME    override the scenario's strategy
+  --no-site-series   write only fleet rows to timeseries.csv (large fleets)
+  --quiet            no progress bar
+  --sites N --days D --step-s S --threads T   bench size (defaults 1000, 1, 60, 2)
+
+Exit status: 0 done, 1 the run failed, 2 bad arguments or an invalid scenario (every error
+is listed as file:line:column: field: reason).
+)";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::fprintf(stderr, "vppsim: %s\n%s", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+template <typename T>
+T parse_number(std::string_view flag, std::string_view s) {
+  T v{};
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) usage_error(std::string(flag) + " needs a number, found '" + std::string(s) + "'");
+  return v;
+}
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void update(double f, std::string_view phase) {
+    if (!enabled_) return;
+    const int pct = static_cast<int>(f * 100.0 + 0.5);
+    if (pct == last_ && phase == phase_) return;
+    last_ = pct;
+    phase_ = std::string(phase);
+    const int width = 40, filled = pct * width / 100;
+    std::fprintf(stderr, "\r[%.*s%.*s] %3d%% %-16s", filled, "########################################", width - filled,
+                 "........................................", pct, phase_.c_str());
+    std::fflush(stderr);
+  }
+  ~ProgressBar() {
+    if (enabled_ && last_ >= 0) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool enabled_;
+  int last_ = -1;
+  std::string phase_;
+};
+
+int cmd_run(const std::vector<std::string_view>& args) {
+  std::string scenario_path, out_dir;
+  vpp::sim::RunOptions opt;
+  bool quiet = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) usage_error(std::string(a) + " needs a value");
+      return args[++i];
+    };
+    if (a == "--out") {
+      out_dir = std::string(value());
+    } else if (a == "--seed") {
+      opt.seed = parse_number<std::uint64_t>("--seed", value());
+    } else if (a == "--strategy") {
+      opt.strategy = std::string(value());
+    } else if (a == "--no-site-series") {
+      opt.per_site_series = false;
+    } else if (a == "--quiet") {
+      quiet = true;
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option '" + std::string(a) + "'");
+    } else if (scenario_path.empty()) {
+      scenario_path = std::string(a);
+    } else {
+      usage_error("unexpected argument '" + std::string(a) + "'");
+    }
+  }
+  if (scenario_path.empty()) usage_error("run needs a SCENARIO file");
+  if (out_dir.empty()) usage_error("run needs --out DIR");
+  auto sc = vpp::sim::load_scenario_file(scenario_path);
+  if (!sc) {
+    std::fprintf(stderr, "%svppsim: %s is not a valid scenario\n", sc.error().c_str(), scenario_path.c_str());
+    return 2;
+  }
+  if (opt.strategy) {
+    auto probe = vpp::sim::make_strategy(*opt.strategy);
+    if (!probe) usage_error("--strategy: " + probe.error());
+  }
+  ProgressBar bar(!quiet && isatty(STDERR_FILENO));
+  opt.progress = [&](double f, std::string_view phase) { bar.update(f, phase); };
+  auto result = vpp::sim::run_scenario(*sc, opt);
+  if (!result) {
+    bar.update(1.0, "failed");
+    std::fprintf(stderr, "\nvppsim: %s\n", result.error().c_str());
+    return 1;
+  }
+  auto written = vpp::sim::write_outputs(*result, out_dir);
+  bar.update(1.0, "done");
+  if (!written) {
+    std::fprintf(stderr, "\nvppsim: %s\n", written.error().c_str());
+    return 1;
+  }
+  for (const auto& w : *written) std::fprintf(stderr, "\nvppsim: warning: %s\n", w.c_str());
+  for (const auto& n : result->notes) std::printf("%s\n", n.c_str());
+  std::printf("%s", vpp::sim::kpi_table(*result).c_str());
+  std::printf("wrote %s/kpis.json, %s/timeseries.csv, %s/report.html\n", out_dir.c_str(), out_dir.c_str(), out_dir.c_str());
+  return 0;
+}
+
+int cmd_check(const std::vector<std::string_view>& args) {
+  if (args.size() != 1) usage_error("check needs exactly one SCENARIO file");
+  const std::string path(args[0]);
+  auto sc = vpp::sim::load_scenario_file(path);
+  if (!sc) {
+    std::fprintf(stderr, "%svppsim: %s is not a valid scenario\n", sc.error().c_str(), path.c_str());
+    return 2;
+  }
+  const auto setup = vpp::sim::make_fleet(*sc, sc->seed);
+  const auto summary = vpp::summarize(setup.sites);
+  std::printf("scenario:   %s (seed %llu, strategy %s)\n", sc->name.c_str(), static_cast<unsigned long long>(sc->seed),
+              sc->strategy.c_str());
+  std::printf("period:     %s for %s in steps of %s (warm-up %s)\n", vpp::format_utc(sc->start).c_str(),
+              vpp::format_duration(sc->duration).c_str(), vpp::format_duration(sc->step).c_str(),
+              vpp::format_duration(sc->warmup).c_str());
+  std::printf("sites:      %zu\n", summary.sites);
+  std::printf("pv:         %zu assets, %.1f kW AC\n", summary.assets(vpp::AssetKind::pv), summary.pv_kw);
+  std::printf("battery:    %zu assets, %.1f kWh, %.1f kW\n", summary.assets(vpp::AssetKind::battery), summary.battery_kwh,
+              summary.battery_kw);
+  std::printf("hvac:       %zu zones, %.1f kW electric\n", summary.assets(vpp::AssetKind::hvac_zone), summary.hvac_kw);
+  std::printf("flexible:   %zu loads, %.1f kW\n", summary.assets(vpp::AssetKind::flexible_load), summary.flexible_load_kw);
+  std::printf("events:     %zu\n", sc->events.size());
+  return 0;
+}
+
+int cmd_bench(const std::vector<std::string_view>& args) {
+  vpp::sim::BenchOptions opt;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) usage_error(std::string(a) + " needs a value");
+      return args[++i];
+    };
+    if (a == "--sites") {
+      opt.sites = parse_number<int>("--sites", value());
+    } else if (a == "--days") {
+      opt.days = parse_number<double>("--days", value());
+    } else if (a == "--step-s") {
+      opt.step_s = parse_number<int>("--step-s", value());
+    } else if (a == "--threads") {
+      opt.threads = parse_number<int>("--threads", value());
+    } else if (a == "--seed") {
+      opt.seed = parse_number<std::uint64_t>("--seed", value());
+    } else {
+      usage_error("unknown bench option '" + std::string(a) + "'");
+    }
+  }
+  if (opt.sites < 1 || opt.sites > 1'000'000) usage_error("--sites must be 1..1000000");
+  if (!(opt.days > 0) || opt.days > 3660) usage_error("--days must be > 0 and at most 3660");
+  if (opt.step_s < 1 || opt.step_s > 3600 || 86400 % opt.step_s != 0) usage_error("--step-s must divide a day (1..3600)");
+  if (opt.threads < 1 || opt.threads > 256) usage_error("--threads must be 1..256");
+  const auto r = vpp::sim::run_bench(opt);
+  if (r.steps == 0) usage_error("the benchmark has no steps (days x 86400 / step-s < 1)");
+  std::printf("%s", vpp::sim::format_bench(r).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) usage_error("a command is required");
+  const auto cmd = args.front();
+  const std::vector<std::string_view> rest(args.begin() + 1, args.end());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("vppsim %s\n", VPP_VERSION);
+    return 0;
+  }
+  if (cmd == "run") return cmd_run(rest);
+  if (cmd == "check") return cmd_check(rest);
+  if (cmd == "bench") return cmd_bench(rest);
+  if (cmd == "strategies") {
+    for (const auto& s : vpp::sim::strategies()) std::printf("%-14s %s\n", s.name.c_str(), s.description.c_str());
+    return 0;
+  }
+  usage_error("unknown command '" + std::string(cmd) + "'");
+}

@@ -1,0 +1,134 @@
+#pragma once
+// A simulation scenario: period, location, weather, the fleet (generated from a seeded spread,
+// listed explicitly, or both), grid signals (tariff, carbon intensity, curtailment events),
+// communication and device behaviour, and the strategy. Loaded from YAML with the project's
+// MapReader, so every error names file:line:column and the field:
+//   demo.yaml:41:11: events[0].start: window ... lies outside the simulated period ...
+// See config/scenarios/demo.yaml for a documented example.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/result.hpp"
+#include "model/site.hpp"
+#include "model/time.hpp"
+#include "sim/building_models.hpp"
+#include "sim/weather.hpp"
+
+namespace vpp::sim {
+
+struct ChannelConfig {
+  Duration delay{0};            // one way, both directions
+  double command_loss = 0;      // probability a command is lost on the way down
+  double uplink_loss = 0;       // probability a telemetry message or ack is lost on the way up
+};
+
+struct DeviceConfig {
+  Duration pv_response_delay{std::chrono::seconds(1)};
+  double pv_ramp_pct_per_s = 10;
+  Duration battery_response_delay{std::chrono::seconds(1)};
+  Duration hvac_response_delay{std::chrono::seconds(30)};
+  Duration load_response_delay{std::chrono::seconds(5)};
+  ZoneModelKind zone_model = ZoneModelKind::r2c2;
+};
+
+// How generated sites are drawn. Shares and penetrations are fractions 0..1; spreads are the
+// sigma of a log-normal factor around the building type's typical value.
+struct FleetGenConfig {
+  int sites = 0;
+  std::array<double, kBuildingTypeCount> mix{};   // by BuildingType, sums to 1
+  double floor_area_spread = 0.4;
+  double parameter_spread = 0.1;
+  double pv_penetration = 0;
+  double pv_roof_share = 0.5;        // share of the roof carrying modules
+  double pv_kwp_per_m2 = 0.2;        // module nameplate per m2 of covered roof
+  double pv_dc_ac_ratio = 1.2;
+  double battery_penetration = 0;
+  double battery_power_share = 0.15; // discharge rating over the site's design peak
+  double battery_hours = 2;
+  double flexible_penetration = 0;
+  double flexible_share = 0.1;       // share of the non-HVAC load that is flexible
+  double flexible_max_curtail_pct = 50;
+  double battery_reserve_pct = 20;
+};
+
+// An explicitly listed site: the enrolment (same schema as vppd's configuration) plus its base
+// load, which the enrolment does not carry.
+struct ExplicitSite {
+  Site site;
+  std::optional<double> base_load_peak_kw;   // default: from the building type and floor area
+  bool has_location = false;                 // latitude/longitude given
+};
+
+enum class TariffBand { valley = 0, flat = 1, peak = 2, sharp = 3 };
+std::string_view to_string(TariffBand b);
+
+struct TariffConfig {
+  std::string currency = "CNY";
+  std::array<double, 4> price{};            // per kWh, by TariffBand
+  std::array<TariffBand, 96> base{};         // the band of each local quarter hour
+  struct Sharp {
+    std::vector<int> months;                 // 1..12; empty = every month
+    int start_minute = 0, end_minute = 0;    // local, [start, end)
+  };
+  std::vector<Sharp> sharp;
+  double export_price = 0;
+  bool defined = false;
+};
+
+struct CarbonConfig {
+  enum class Method { constant, hourly, derived };
+  Method method = Method::constant;
+  double kg_per_kwh = 0.558;
+  std::array<double, 24> hourly{};           // hour beginning 0..23 local
+  double ef_fossil = 0.8273;                 // national fossil-only factor 2023 (MEE/NBS)
+  double solar_share_of_clean = 0.3;         // derived: share of clean energy that follows the sun
+};
+
+struct EventConfig {
+  std::string id;
+  std::string program;
+  TimePoint start{};
+  Duration duration{};
+  TimePoint announced{};
+  std::optional<double> reduction_kw;
+  std::optional<double> pct_of_baseline_peak;
+  std::optional<double> import_cap_kw;
+  std::vector<std::string> sites;            // empty = whole fleet
+};
+
+struct Scenario {
+  std::string source_file;
+  std::string name;
+  std::uint64_t seed = 1;
+  TimePoint start{};
+  Duration duration{};
+  Duration step{std::chrono::minutes(1)};
+  Duration warmup{std::chrono::hours(48)};
+  int utc_offset_minutes = 0;
+  Location location;
+  std::string strategy = "uncontrolled";
+  Duration control_period{std::chrono::minutes(1)};
+  Duration telemetry_period{std::chrono::minutes(1)};
+  Duration output_interval{std::chrono::minutes(15)};
+  ChannelConfig channel;
+  DeviceConfig devices;
+  WeatherConfig weather;
+  std::optional<FleetGenConfig> fleet;
+  std::vector<ExplicitSite> sites;
+  TariffConfig tariff;
+  CarbonConfig carbon;
+  std::vector<EventConfig> events;
+
+  TimePoint end() const { return start + duration; }
+  std::size_t steps() const { return static_cast<std::size_t>(duration / step); }
+  std::size_t warmup_steps() const { return static_cast<std::size_t>(warmup / step); }
+};
+
+// Every problem is reported at once, one "file:line:column: field: message" per line.
+Result<Scenario> load_scenario_file(const std::string& path);
+Result<Scenario> load_scenario_text(const std::string& text, const std::string& file_name);
+
+}  // namespace vpp::sim
