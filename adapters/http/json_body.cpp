@@ -82,7 +82,9 @@ std::optional<FieldError> check_single(const std::string& path, const FD& f, con
     case FD::CPPTYPE_FLOAT:
       if (v.kind_case() == gp::Value::kStringValue) {
         // protobuf JSON spells non-finite numbers as strings; vpp never accepts them.
-        return FieldError{path, "must be a finite number, found a string"};
+        const auto& t = v.string_value();
+        if (t == "NaN" || t == "Infinity" || t == "-Infinity") return FieldError{path, "must be a finite number"};
+        return FieldError{path, "must be a number, found a string"};
       }
       if (v.kind_case() != gp::Value::kNumberValue) return wrong(path, "a number", v);
       if (!std::isfinite(v.number_value())) return FieldError{path, "must be a finite number"};

@@ -94,6 +94,12 @@ net::awaitable<void> drain(Stream& stream) {
   }
 }
 
+// A plain coroutine function rather than a capturing lambda: with g++ 12 a lambda coroutine's
+// captures live in the closure, which co_spawn does not keep alive for the coroutine's life.
+net::awaitable<ApiResponse> call_service(std::shared_ptr<State> st, ApiRequest api) {
+  co_return st->service.handle(api);
+}
+
 template <typename Stream>
 net::awaitable<void> serve(std::shared_ptr<State> st, Stream& stream, std::string remote) {
   beast::flat_buffer buffer;
@@ -132,10 +138,7 @@ net::awaitable<void> serve(std::shared_ptr<State> st, Stream& stream, std::strin
     const bool keep_alive = req.keep_alive();
     ApiRequest api = to_api(req, remote);
     // Hop to the API strand for the call, and back to this connection's strand for the write.
-    ApiResponse result = co_await net::co_spawn(
-        st->api_strand,
-        [st, api = std::move(api)]() -> net::awaitable<ApiResponse> { co_return st->service.handle(api); },
-        net::use_awaitable);
+    ApiResponse result = co_await net::co_spawn(st->api_strand, call_service(st, std::move(api)), net::use_awaitable);
     auto res = to_beast(result, req.version(), keep_alive);
     beast::get_lowest_layer(stream).expires_after(st->options.request_timeout);
     co_await bhttp::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
