@@ -88,7 +88,7 @@ MqttConfig read_mqtt(MapReader& r) {
   return m;
 }
 
-HttpConfig read_http(MapReader& r, std::vector<Located>& token_sites_at) {
+HttpConfig read_http(MapReader& r) {
   HttpConfig h;
   h.bind_address = r.string_or("bind", h.bind_address);
   h.port = static_cast<std::uint16_t>(r.integer("port", {.min = 0, .max = 65535}).value_or(h.port));
@@ -115,9 +115,6 @@ HttpConfig read_http(MapReader& r, std::vector<Located>& token_sites_at) {
     tok.sites = t.string_list("sites");
     if (role == "site_manager" && tok.sites.empty()) t.error("sites", "a site_manager token needs at least one site");
     if (role && role != "site_manager" && !tok.sites.empty()) t.error("sites", "only site_manager tokens are scoped to sites");
-    for (std::size_t i = 0; i < tok.sites.size(); ++i) {
-      token_sites_at.push_back({t.raw("sites")[i].Mark(), t.field("sites") + "[" + std::to_string(i) + "]"});
-    }
     h.tokens.push_back(std::move(tok));
   });
   return h;
@@ -375,7 +372,6 @@ std::optional<Site> read_site(MapReader& r) {
   if (auto l = r.map("limits")) read_site_limits(*l, s.limits);
 
   std::map<std::string, int> asset_index;
-  std::vector<Located> battery_at;
   int index = 0;
   r.map_list("assets", [&](MapReader& a) {
     auto asset = read_asset(a);
@@ -418,8 +414,7 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
         }
       }
       if (auto m = r.map("mqtt")) cfg.mqtt = read_mqtt(*m);
-      std::vector<Located> token_sites;
-      if (auto h = r.map("http")) cfg.http = read_http(*h, token_sites);
+      if (auto h = r.map("http")) cfg.http = read_http(*h);
       std::vector<Located> device_at;
       if (auto m = r.map("modbus")) {
         m->map_list("devices", [&](MapReader& d) {
@@ -473,13 +468,7 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
                        "; SunSpec devices serve pv, battery or site_meter assets");
         }
       }
-      std::size_t k = 0;
-      for (const auto& tok : cfg.http.tokens) {
-        for (const auto& site : tok.sites) {
-          if (!by_id.count(site)) diag.add(token_sites[k].mark, token_sites[k].path, "unknown site '" + site + "'");
-          ++k;
-        }
-      }
+      // site_manager tokens may name sites not in this file: sites are also enrolled over the API.
       if (cfg.mqtt) {
         const YAML::Node groups = root["mqtt"]["device_groups"];
         for (std::size_t g = 0; g < cfg.mqtt->device_groups.size(); ++g) {

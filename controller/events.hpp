@@ -61,6 +61,10 @@ class EventBook {
   // Events that completed or were cancelled within `window` before `t` (rebound handling).
   std::vector<const EventRecord*> ended_within(TimePoint t, Duration window) const;
 
+  // Loads an event exactly as it was persisted (state, opt-outs, revision, times), e.g. when
+  // vppd restarts. Replaces any record with the same id; no transitions are produced.
+  void restore(const EventRecord& record) { events_[record.event.event_id] = record; }
+
   // Forgets completed/cancelled events that ended before `before` (bounded memory).
   void prune(TimePoint before);
 

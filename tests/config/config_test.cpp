@@ -118,10 +118,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"token_hash_not_hex", "http:\n  tokens:\n    - name: t\n      role: viewer\n      sha256: secret\n",
                 "bad.yaml:5:15: http.tokens[0].sha256: must be the 64-hex-digit SHA-256 of the token (e.g. from "
                 "`sha256sum`)"},
-        BadCase{"token_unknown_site", SITE "      - id: m\n        kind: site_meter\nhttp:\n  tokens:\n    - name: t\n"
-                "      role: site_manager\n      sha256: " "0000000000000000000000000000000000000000000000000000000000000000\n"
-                "      sites: [s1, s9]\n",
-                "bad.yaml:12:19: http.tokens[0].sites[1]: unknown site 's9'"},
+        BadCase{"site_manager_without_sites", "http:\n  tokens:\n    - name: t\n      role: site_manager\n      sha256: "
+                "0000000000000000000000000000000000000000000000000000000000000000\n",
+                "bad.yaml:3:7: http.tokens[0].sites: a site_manager token needs at least one site"},
         BadCase{"modbus_unknown_asset", SITE "      - id: m\n        kind: site_meter\nmodbus:\n  devices:\n"
                 "    - id: d\n      site: s1\n      asset: inverter\n      host: 127.0.0.1\n",
                 "bad.yaml:9:7: modbus.devices[0].asset: unknown asset 'inverter' in site 's1'"},
