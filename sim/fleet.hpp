@@ -191,7 +191,8 @@ class FleetModel {
   std::vector<std::vector<AssetRef>> site_assets_;   // in each site's asset order
 
   // Sites.
-  std::vector<std::uint8_t> type_;
+  std::vector<std::int32_t> type_;   // BuildingType index (not a char type: char stores alias everything)
+  std::vector<std::uint64_t> site_key_;
   std::vector<double> base_peak_, standby_, noise_std_, noise_, people_kw_;
   std::vector<double> base_kw_, load_kw_, gains_kw_, hvac_kw_, pv_kw_, bat_kw_, net_kw_;
   std::vector<double> zone_area_total_;
@@ -202,17 +203,20 @@ class FleetModel {
   std::vector<std::size_t> f_site_, f_off_;
   std::vector<double> f_rated_, f_max_curtail_, f_curtail_, f_pending_, f_p_;
   std::vector<std::int64_t> f_eff_, f_expires_, f_pending_expires_;
+  // Per controllable asset, the earliest time a pending command acts or the active one expires
+  // (kNever when neither): one compare per step skips all command bookkeeping.
+  std::vector<std::int64_t> f_next_;
 
   // HVAC zones.
   std::vector<std::size_t> z_site_, z_off_;
   std::vector<ZoneParams> z_params_;
   std::vector<ZoneDiscrete> z_d_;
-  std::vector<std::uint8_t> z_plant_, z_on_;
+  std::vector<std::int32_t> z_plant_, z_on_;
   std::vector<double> z_ta_, z_tm_, z_sp_, z_db_, z_area_, z_gain_share_, z_aperture_;
-  std::vector<double> z_rated_kw_, z_cop_, z_q_rated_;
+  std::vector<double> z_rated_kw_, z_cop_, z_inv_cop_, z_q_rated_, z_inv_bqa_;
   std::vector<double> z_offset_, z_offset_pending_, z_cap_, z_cap_pending_, z_p_;
   std::vector<std::int64_t> z_offset_eff_, z_offset_expires_, z_offset_pending_expires_;
-  std::vector<std::int64_t> z_cap_eff_, z_cap_expires_, z_cap_pending_expires_;
+  std::vector<std::int64_t> z_cap_eff_, z_cap_expires_, z_cap_pending_expires_, z_next_;
   double ctrl_k_ = 0;
 
   // PV.
@@ -220,15 +224,15 @@ class FleetModel {
   std::vector<PlaneCoefficients> pv_plane_;
   std::vector<double> pv_dc_, pv_ac_, pv_gamma_, pv_ramp_;
   std::vector<double> pv_limit_, pv_limit_target_, pv_limit_pending_, pv_p_, pv_avail_;
-  std::vector<std::int64_t> pv_eff_, pv_expires_, pv_pending_expires_;
+  std::vector<std::int64_t> pv_eff_, pv_expires_, pv_pending_expires_, pv_next_;
   double noct_k_ = 0, pv_derate_ = 0;
 
   // Batteries.
   std::vector<std::size_t> b_site_, b_off_;
   std::vector<double> b_cap_, b_e_, b_emin_, b_emax_, b_ereserve_, b_pch_, b_pdis_, b_etac_, b_etad_;
   std::vector<double> b_sd_per_s_, b_ramp_, b_p_, b_avg_, b_setpoint_, b_pending_;
-  std::vector<std::uint8_t> b_mode_, b_below_;   // mode 0 = self-consumption, 1 = setpoint
-  std::vector<std::int64_t> b_eff_, b_expires_, b_pending_expires_;
+  std::vector<std::int32_t> b_mode_, b_below_;   // mode 0 = self-consumption, 1 = setpoint
+  std::vector<std::int64_t> b_eff_, b_expires_, b_pending_expires_, b_next_;
   std::vector<std::uint64_t> b_violations_;
   std::vector<double> b_in_, b_out_, b_conv_, b_sd_;
 };

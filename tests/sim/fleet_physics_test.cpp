@@ -380,6 +380,28 @@ TEST(Hvac, PreCoolingStoresCoolthThatShowsDuringAShed) {
   EXPECT_EQ(precooled.rig.fleet.site_hvac_kw()[0], 0.0);
 }
 
+TEST(Hvac, AFastZoneIsCaughtAtTheUpperEdgeWhenItsSetpointIsRaised) {
+  // A data hall: 1 kW/m2 of IT heat on 1000 m2, heavy mass, 5-minute steps. Uncooled, its air
+  // warms several kelvin per step, so the thermostat must act on where the air is heading.
+  auto o = instant();
+  o.step = 5min;
+  HvacZoneSpec h = zone(1.408, 72.2, 1000, 500);
+  h.default_setpoint_c = 25;
+  Rig rig(build({make_site("dc", BuildingType::data_centre, {{"z", "", h}})}, {flat_load(1000)}, o));
+  rig.in.t_out_c = 33;
+  rig.in.hvac_scheduled = {1, 1, 1, 1, 1};
+  rig.step(12 * 24);  // a day to settle at 25 C
+  ASSERT_NEAR(rig.fleet.zone_temp_c(0), 25.0, 0.01);
+  // Raise the setpoint by 1 K: the air sits just below the new band, where a plain deadband
+  // thermostat switches off for a whole step.
+  ASSERT_EQ(rig.send("dc", "z", SetpointKind::hvac_setpoint_offset_c, 1.0, 2h).status, AckStatus::accepted);
+  for (int i = 0; i < 24; ++i) {
+    rig.step();
+    EXPECT_LE(rig.fleet.zone_temp_c(0), 26.0 + 0.5 + 1e-9) << "step " << i;
+    EXPECT_GT(rig.fleet.site_hvac_kw()[0], 0.0) << "step " << i;
+  }
+}
+
 TEST(Hvac, SetpointOffsetExpiresBackToTheDefaultSetpoint) {
   SteadyZone z;
   ASSERT_EQ(z.rig.send("s", "z", SetpointKind::hvac_setpoint_offset_c, 1.5, 10min).status, AckStatus::accepted);
