@@ -73,8 +73,6 @@ class Recorder {
       comfort_min_.push_back(s.limits.comfort_min_c);
       comfort_max_.push_back(s.limits.comfort_max_c);
     }
-    site_has_battery_.assign(ns, 0);
-    for (std::size_t b = 0; b < fleet.battery_count(); ++b) site_has_battery_[fleet.battery_site(b)] = 1;
     type_sum_.assign(kBuildingTypeCount, 0.0);
     type_n_.assign(kBuildingTypeCount, 0);
   }
@@ -228,7 +226,6 @@ class Recorder {
   const FleetModel& fleet_;
   PassOutput& out_;
   std::vector<double> site_area_, site_temp_, comfort_min_, comfort_max_;
-  std::vector<std::uint8_t> site_has_battery_;
   std::vector<double> type_sum_;
   std::vector<std::size_t> type_n_;
   std::size_t step_in_interval_ = 0;

@@ -247,6 +247,36 @@ events:
   EXPECT_NE(e.find("bad.yaml:20:71: events[0].sites[0]: unknown site 'nowhere'\n"), std::string::npos) << e;
 }
 
+TEST(BadScenario, WrongShapesAndValuesAreErrorsNotCrashes) {
+  const std::string broken[] = {
+      "",
+      "42",
+      "[1, 2]",
+      kBase + "fleet: 5\n",
+      kBase + "fleet: {sites: 2, mix: [office]}\n",
+      kBase + "fleet: {sites: 2, mix: {office: .nan}}\n",
+      kBase + "fleet: {sites: 2.5, mix: {office: 1}}\n",
+      kBase + kFleet + "events: {x: 1}\n",
+      kBase + kFleet + "events: [5]\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: 3}\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: [{band: flat, start: '25:00', end: '07:00'}]}\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: [{band: flat, start: '00:10', end: '00:10'}]}\n",
+      kBase + kFleet + "carbon: {method: hourly, hourly_kg_per_kwh: [0.5, 0.5]}\n",
+      kBase + kFleet + "carbon: {method: derived, kg_per_kwh: 0.5}\n",
+      kBase + kFleet + "control: {channel: {command_loss: 1.5}}\n",
+      kBase + kFleet + "output: {interval: -5m}\n",
+      kBase + kFleet + "sites: [{id: a b, type: office}]\n",
+      kBase + kFleet + "sites: [{id: site-001, type: office}]\n",  // clashes with a generated id
+      kBase + kFleet + "events: [{id: e, start: yesterday, duration: 1h, target_kw: 1}]\n",
+      kBase + kFleet + "events: [{id: e, start: \"2026-07-07T01:00:00+08:00\", duration: 1h, target_kw: 1, "
+                       "announced: \"2026-07-07T02:00:00+08:00\"}]\n",
+  };
+  for (const auto& text : broken) {
+    const std::string e = errors(text);
+    EXPECT_EQ(e.rfind("bad.yaml:", 0), 0u) << "for:\n" << text << "\ngot: " << e;
+  }
+}
+
 TEST(BadScenario, StepsPeriodsAndSyntax) {
   std::string text = kBase + kFleet;
   text.replace(text.find("duration: 6h"), 12, "duration: 7m");
