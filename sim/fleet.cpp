@@ -113,7 +113,9 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
     f.site_key_.push_back(splitmix64(opt.seed ^ splitmix64(static_cast<std::uint64_t>(s) + 0x5EED)));
     f.base_peak_.push_back(lm.base_peak_kw);
     f.standby_.push_back(lm.standby_fraction);
-    f.noise_std_.push_back(lm.noise_std);
+    f.idle_kw_.push_back(lm.base_peak_kw * lm.standby_fraction);
+    f.active_kw_.push_back(lm.base_peak_kw * (1.0 - lm.standby_fraction));
+    f.noise_scale_.push_back(f.noise_innov_ * lm.noise_std);
     f.noise_.push_back(0.0);
     f.people_kw_.push_back(lm.people_gain_kw);
     f.site_loc_.push_back(lm.location);
@@ -224,6 +226,8 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         ref.index = f.f_site_.size();
         f.f_site_.push_back(s);
         f.f_rated_.push_back(l->rated_kw);
+        f.f_idle_kw_.push_back(l->rated_kw * lm.standby_fraction);
+        f.f_active_kw_.push_back(l->rated_kw * (1.0 - lm.standby_fraction));
         f.f_max_curtail_.push_back(l->max_curtail_pct);
         f.f_curtail_.push_back(0);
         f.f_pending_.push_back(0);
@@ -316,9 +320,9 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
   // 1. Base loads: occupancy schedule times the site's peak, with AR(1) noise keyed by
   //    (seed, site, step) so that every run and every partition draws the same numbers.
   {
-    const double* __restrict base_peak = base_peak_.data();
-    const double* __restrict standby = standby_.data();
-    const double* __restrict noise_std = noise_std_.data();
+    const double* __restrict idle_kw = idle_kw_.data();
+    const double* __restrict active_kw = active_kw_.data();
+    const double* __restrict noise_scale = noise_scale_.data();
     const double* __restrict people = people_kw_.data();
     const std::uint64_t* __restrict key = site_key_.data();
     double* __restrict noise = noise_.data();
@@ -333,9 +337,9 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
     for (std::size_t s = r.begin; s < r.end; ++s) {
       const double occ = in.occupancy[static_cast<std::size_t>(type[s])];
       const double xi = approx_normal(splitmix64(key[s] + offset));
-      const double n = noise_phi_ * noise[s] + noise_innov_ * noise_std[s] * xi;
+      const double n = noise_phi_ * noise[s] + noise_scale[s] * xi;
       noise[s] = n;
-      const double kw = std::max(0.0, base_peak[s] * (standby[s] + (1.0 - standby[s]) * occ) * (1.0 + n));
+      const double kw = std::max(0.0, (idle_kw[s] + active_kw[s] * occ) * (1.0 + n));
       base_kw[s] = kw;
       load_kw[s] = kw;
       // Every electric kW inside the building ends up as heat; people add their sensible heat.
@@ -349,8 +353,8 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
   // 2. Flexible loads follow the site's occupancy, less any curtailment.
   {
     const std::size_t* __restrict site = f_site_.data();
-    const double* __restrict rated = f_rated_.data();
-    const double* __restrict standby = standby_.data();
+    const double* __restrict idle = f_idle_kw_.data();
+    const double* __restrict active = f_active_kw_.data();
     double* __restrict curtail = f_curtail_.data();
     double* __restrict p_out = f_p_.data();
     double* __restrict load_kw = load_kw_.data();
@@ -370,7 +374,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
       }
       const std::size_t s = site[f];
       const double occ = in.occupancy[static_cast<std::size_t>(type[s])];
-      const double p = rated[f] * (standby[s] + (1.0 - standby[s]) * occ) * (1.0 - curtail[f] * 0.01);
+      const double p = (idle[f] + active[f] * occ) * (1.0 - curtail[f] * 0.01);
       p_out[f] = p;
       load_kw[s] += p;
       gains[s] += p;

@@ -193,7 +193,8 @@ class FleetModel {
   // Sites.
   std::vector<std::int32_t> type_;   // BuildingType index (not a char type: char stores alias everything)
   std::vector<std::uint64_t> site_key_;
-  std::vector<double> base_peak_, standby_, noise_std_, noise_, people_kw_;
+  std::vector<double> base_peak_, standby_, noise_, people_kw_;
+  std::vector<double> idle_kw_, active_kw_, noise_scale_;   // precomputed per site for the hot loop
   std::vector<double> base_kw_, load_kw_, gains_kw_, hvac_kw_, pv_kw_, bat_kw_, net_kw_;
   std::vector<double> zone_area_total_;
   std::vector<std::size_t> site_loc_;
@@ -201,7 +202,7 @@ class FleetModel {
 
   // Flexible loads.
   std::vector<std::size_t> f_site_, f_off_;
-  std::vector<double> f_rated_, f_max_curtail_, f_curtail_, f_pending_, f_p_;
+  std::vector<double> f_rated_, f_idle_kw_, f_active_kw_, f_max_curtail_, f_curtail_, f_pending_, f_p_;
   std::vector<std::int64_t> f_eff_, f_expires_, f_pending_expires_;
   // Per controllable asset, the earliest time a pending command acts or the active one expires
   // (kNever when neither): one compare per step skips all command bookkeeping.
