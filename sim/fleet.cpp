@@ -14,23 +14,24 @@ constexpr std::int64_t kHourMs = 3'600'000;
 
 // Moves `p` toward `target` at `rate` per second (rate <= 0: at once), starting `s0` seconds
 // into a step of `dt` seconds and holding `p` before that. Returns the step average and leaves
-// `p` at its end-of-step value.
-inline double ramp_average(double& p, double target, double rate, double s0, double dt) {
+// `p` at its end-of-step value. `inv_rate` and `inv_dt` are the reciprocals (no divisions here:
+// a battery in self-consumption takes this path every step).
+inline double ramp_average(double& p, double target, double rate, double inv_rate, double s0, double dt, double inv_dt) {
   const double p0 = p;
   if (p0 == target) return p0;
   const double active = dt - s0;
   if (rate <= 0) {
     p = target;
-    return (p0 * s0 + target * active) / dt;
+    return (p0 * s0 + target * active) * inv_dt;
   }
-  const double t_ramp = std::abs(target - p0) / rate;
+  const double t_ramp = std::abs(target - p0) * inv_rate;
   if (t_ramp <= active) {
     p = target;
-    return (p0 * s0 + 0.5 * (p0 + target) * t_ramp + target * (active - t_ramp)) / dt;
+    return (p0 * s0 + 0.5 * (p0 + target) * t_ramp + target * (active - t_ramp)) * inv_dt;
   }
   const double p1 = p0 + (target > p0 ? rate : -rate) * active;
   p = p1;
-  return (p0 * s0 + 0.5 * (p0 + p1) * active) / dt;
+  return (p0 * s0 + 0.5 * (p0 + p1) * active) * inv_dt;
 }
 
 std::string_view kind_name(SetpointKind k) {
@@ -141,6 +142,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.pv_ac_.push_back(pv->rated_kw);
         f.pv_gamma_.push_back(pv->temp_coeff_per_c);
         f.pv_ramp_.push_back(opt.pv_ramp_pct_per_s / 100.0 * pv->rated_kw);
+        f.pv_inv_ramp_.push_back(f.pv_ramp_.back() > 0 ? 1.0 / f.pv_ramp_.back() : 0.0);
         f.pv_limit_.push_back(pv->rated_kw);
         f.pv_limit_target_.push_back(pv->rated_kw);
         f.pv_limit_pending_.push_back(pv->rated_kw);
@@ -167,8 +169,11 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.b_pdis_.push_back(b->max_discharge_kw);
         f.b_etac_.push_back(b->charge_efficiency);
         f.b_etad_.push_back(b->discharge_efficiency);
+        f.b_inv_etac_.push_back(1.0 / b->charge_efficiency);
+        f.b_inv_etad_.push_back(1.0 / b->discharge_efficiency);
         f.b_sd_per_s_.push_back(b->self_discharge_pct_per_day / 100.0 / 86400.0);
         f.b_ramp_.push_back(b->ramp_kw_per_s);
+        f.b_inv_ramp_.push_back(b->ramp_kw_per_s > 0 ? 1.0 / b->ramp_kw_per_s : 0.0);
         f.b_p_.push_back(0);
         f.b_avg_.push_back(0);
         f.b_setpoint_.push_back(0);
@@ -312,6 +317,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
   const double dt = dt_s_;
   const double dt_h = dt / 3600.0;
   const double inv_dt_h = 1.0 / dt_h;
+  const double inv_dt = 1.0 / dt;
   const std::int64_t t0 = in.t0_ms;
   const std::int64_t t_end = t0 + step_.count();
   const std::int64_t t_half = t0 + step_.count() / 2;
@@ -483,6 +489,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
     const double* __restrict ac_kw = pv_ac_.data();
     const double* __restrict gamma = pv_gamma_.data();
     const double* __restrict ramp = pv_ramp_.data();
+    const double* __restrict inv_ramp = pv_inv_ramp_.data();
     double* __restrict limit = pv_limit_.data();
     double* __restrict target = pv_limit_target_.data();
     double* __restrict p_out = pv_p_.data();
@@ -509,7 +516,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
         }
         pv_next_[p] = std::min(pv_eff_[p], pv_expires_[p]);
       }
-      const double limit_avg = ramp_average(limit[p], target[p], ramp[p], s0, dt);
+      const double limit_avg = ramp_average(limit[p], target[p], ramp[p], inv_ramp[p], s0, dt, inv_dt);
       const double out = std::min(avail, limit_avg);
       p_out[p] = out;
       avail_out[p] = avail;
@@ -558,7 +565,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
         desired = b_setpoint_[b];
         floor = b_emin_[b];
       }
-      double avg = ramp_average(p_arr[b], desired, b_ramp_[b], s0, dt);
+      double avg = ramp_average(p_arr[b], desired, b_ramp_[b], b_inv_ramp_[b], s0, dt, inv_dt);
       double e = e_arr[b];
       const double sd = e * b_sd_per_s_[b] * dt;  // standing loss over the step
       e -= sd;
@@ -569,7 +576,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
           p_arr[b] = std::min(p_arr[b], max_avg);
         }
       } else if (avg < 0) {
-        const double max_in = std::max(0.0, ceiling - e) / b_etac_[b] * inv_dt_h;
+        const double max_in = std::max(0.0, ceiling - e) * b_inv_etac_[b] * inv_dt_h;
         if (-avg > max_in) {
           avg = -max_in;
           p_arr[b] = std::max(p_arr[b], -max_in);
@@ -577,7 +584,7 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
       }
       if (avg >= 0) {
         const double out = avg * dt_h;
-        const double drawn = out / b_etad_[b];
+        const double drawn = out * b_inv_etad_[b];
         e -= drawn;
         b_out_[b] += out;
         b_conv_[b] += drawn - out;

@@ -223,15 +223,15 @@ class FleetModel {
   // PV.
   std::vector<std::size_t> pv_site_, pv_loc_, pv_off_;
   std::vector<PlaneCoefficients> pv_plane_;
-  std::vector<double> pv_dc_, pv_ac_, pv_gamma_, pv_ramp_;
+  std::vector<double> pv_dc_, pv_ac_, pv_gamma_, pv_ramp_, pv_inv_ramp_;
   std::vector<double> pv_limit_, pv_limit_target_, pv_limit_pending_, pv_p_, pv_avail_;
   std::vector<std::int64_t> pv_eff_, pv_expires_, pv_pending_expires_, pv_next_;
   double noct_k_ = 0, pv_derate_ = 0;
 
   // Batteries.
   std::vector<std::size_t> b_site_, b_off_;
-  std::vector<double> b_cap_, b_e_, b_emin_, b_emax_, b_ereserve_, b_pch_, b_pdis_, b_etac_, b_etad_;
-  std::vector<double> b_sd_per_s_, b_ramp_, b_p_, b_avg_, b_setpoint_, b_pending_;
+  std::vector<double> b_cap_, b_e_, b_emin_, b_emax_, b_ereserve_, b_pch_, b_pdis_, b_etac_, b_etad_, b_inv_etac_, b_inv_etad_;
+  std::vector<double> b_sd_per_s_, b_ramp_, b_inv_ramp_, b_p_, b_avg_, b_setpoint_, b_pending_;
   std::vector<std::int32_t> b_mode_, b_below_;   // mode 0 = self-consumption, 1 = setpoint
   std::vector<std::int64_t> b_eff_, b_expires_, b_pending_expires_, b_next_;
   std::vector<std::uint64_t> b_violations_;
