@@ -73,12 +73,16 @@ class ProgressBar {
                  "........................................", pct, phase_.c_str());
     std::fflush(stderr);
   }
-  ~ProgressBar() {
-    if (enabled_ && last_ >= 0) std::fputc('\n', stderr);
+  // Ends the bar's line (once), so that what follows starts on a line of its own.
+  void finish() {
+    if (enabled_ && last_ >= 0 && !finished_) std::fputc('\n', stderr);
+    finished_ = true;
   }
+  ~ProgressBar() { finish(); }
 
  private:
   bool enabled_;
+  bool finished_ = false;
   int last_ = -1;
   std::string phase_;
 };
@@ -126,17 +130,18 @@ int cmd_run(const std::vector<std::string_view>& args) {
   opt.progress = [&](double f, std::string_view phase) { bar.update(f, phase); };
   auto result = vpp::sim::run_scenario(*sc, opt);
   if (!result) {
-    bar.update(1.0, "failed");
-    std::fprintf(stderr, "\nvppsim: %s\n", result.error().c_str());
+    bar.finish();
+    std::fprintf(stderr, "vppsim: %s\n", result.error().c_str());
     return 1;
   }
   auto written = vpp::sim::write_outputs(*result, out_dir);
   bar.update(1.0, "done");
+  bar.finish();
   if (!written) {
-    std::fprintf(stderr, "\nvppsim: %s\n", written.error().c_str());
+    std::fprintf(stderr, "vppsim: %s\n", written.error().c_str());
     return 1;
   }
-  for (const auto& w : *written) std::fprintf(stderr, "\nvppsim: warning: %s\n", w.c_str());
+  for (const auto& w : *written) std::fprintf(stderr, "vppsim: warning: %s\n", w.c_str());
   for (const auto& n : result->notes) std::printf("%s\n", n.c_str());
   std::printf("%s", vpp::sim::kpi_table(*result).c_str());
   std::printf("wrote %s/kpis.json, %s/timeseries.csv, %s/report.html\n", out_dir.c_str(), out_dir.c_str(), out_dir.c_str());
