@@ -207,7 +207,10 @@ int cmd_bench(const std::vector<std::string_view>& args) {
   for (int k = 0; k < repeat; ++k) {
     runs.push_back(vpp::sim::run_bench(opt));
     if (runs.back().steps == 0) usage_error("the benchmark has no steps (days x 86400 / step-s < 1)");
-    if (repeat > 1) std::printf("run %d: wall_s %.3f asset_steps_per_s %.0f\n", k + 1, runs.back().wall_s, runs.back().asset_steps_per_s);
+    if (repeat > 1) {
+      std::printf("run %d: wall_s %.3f cpu_s %.3f asset_steps_per_s %.0f\n", k + 1, runs.back().wall_s, runs.back().cpu_s,
+                  runs.back().asset_steps_per_s);
+    }
   }
   // The median run (upper median for an even count) is the one reported.
   std::sort(runs.begin(), runs.end(), [](const auto& x, const auto& y) { return x.asset_steps_per_s < y.asset_steps_per_s; });

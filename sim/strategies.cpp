@@ -64,8 +64,7 @@ class Rule final : public Strategy {
       const double band_bottom = site.limits.comfort_min_c + z.deadband_c / 2 + kComfortMarginK;
       const double raise = std::clamp(band_top - z.default_sp, 0.0, 5.0);
       std::optional<double> offset;
-      if (const auto* ev = active_event(site.id, now)) {
-        (void)ev;
+      if (active_event(site.id, now)) {
         offset = raise;
       } else if (const auto* next = next_event(site.id, now); next && next->start - now <= kPrecoolLead) {
         offset = std::clamp(std::max(band_bottom, z.default_sp - kPrecoolDepthK) - z.default_sp, -5.0, 0.0);

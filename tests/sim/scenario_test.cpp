@@ -117,6 +117,23 @@ TEST(Scenario, DemoHourlyDataAreTheReferenceFilesValues) {
   }
 }
 
+TEST(Scenario, DefaultPeriodsAreWholeSteps) {
+  // With 5-minute steps the 1-minute control and telemetry defaults become 5 minutes, whether
+  // or not a control section is given; the 15-minute output interval stays.
+  for (const std::string extra : {"", "control: {channel: {delay: 1s}}\n", "output: {}\n"}) {
+    auto r = load_scenario_text(kBase + kFleet + extra, "tiny.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->control_period, std::chrono::minutes(5));
+    EXPECT_EQ(r->telemetry_period, std::chrono::minutes(5));
+    EXPECT_EQ(r->output_interval, std::chrono::minutes(15));
+  }
+  std::string ten = kBase + kFleet;
+  ten.replace(ten.find("step: 5m"), 8, "step: 10m");
+  auto r = load_scenario_text(ten, "tiny.yaml");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->output_interval, std::chrono::minutes(20));
+}
+
 TEST(BadScenario, UnknownBuildingTypeInTheMix) {
   EXPECT_EQ(errors(kBase + "fleet:\n  sites: 4\n  mix: {office: 0.5, factory: 0.5}\n"),
             "bad.yaml:16:22: fleet.mix.factory: unknown building type 'factory' (expected one of: office, mall, "
