@@ -340,12 +340,13 @@ void FleetModel::step(const StepInputs& in, SiteRange r) {
     double* __restrict bat_kw = bat_kw_.data();
     // SplitMix64's own stream: output k of the stream that starts at the site's key.
     const std::uint64_t offset = in.step_index * 0x9E3779B97F4A7C15ull;
+    const double* recorded = in.base_load_kw.empty() ? nullptr : in.base_load_kw.data();
     for (std::size_t s = r.begin; s < r.end; ++s) {
       const double occ = in.occupancy[static_cast<std::size_t>(type[s])];
       const double xi = approx_normal(splitmix64(key[s] + offset));
       const double n = noise_phi_ * noise[s] + noise_scale[s] * xi;
       noise[s] = n;
-      const double kw = std::max(0.0, (idle_kw[s] + active_kw[s] * occ) * (1.0 + n));
+      const double kw = recorded ? recorded[s] : std::max(0.0, (idle_kw[s] + active_kw[s] * occ) * (1.0 + n));
       base_kw[s] = kw;
       load_kw[s] = kw;
       // Every electric kW inside the building ends up as heat; people add their sensible heat.

@@ -41,6 +41,9 @@ struct StepInputs {
   std::array<double, kBuildingTypeCount> occupancy{};
   std::array<std::uint8_t, kBuildingTypeCount> hvac_scheduled{};
   std::span<const SkyTerms> sky;   // one per location
+  // Recorded base loads, one per site (kW), for replays; empty = the occupancy schedule with
+  // the fleet's own noise.
+  std::span<const double> base_load_kw;
 };
 
 // Inputs for step k of a weather series (local time from the series' UTC offset). The step
