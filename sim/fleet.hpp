@@ -71,8 +71,8 @@ struct FleetOptions {
   Duration battery_response_delay{std::chrono::seconds(1)};
   Duration hvac_response_delay{std::chrono::seconds(30)};
   Duration load_response_delay{std::chrono::seconds(5)};
-  // Active-power-limit ramp of PV inverters, % of rating per second (E: IEEE 1547-2018's
-  // default ramp for a limit change is on the order of tens of seconds to full range).
+  // Active-power-limit ramp of PV inverters, % of rating per second (E: inverters ramp a limit
+  // change over seconds to tens of seconds; 10 %/s reaches any limit within 10 s).
   double pv_ramp_pct_per_s = 10;
   double initial_soc_pct = 50;
   Duration noise_correlation{std::chrono::minutes(15)};
