@@ -1,6 +1,7 @@
 // vppsim: runs scenarios of simulated buildings on a virtual clock and benchmarks the physics.
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -19,7 +20,7 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: vppsim run SCENARIO --out DIR [--seed N] [--strategy NAME] [--no-site-series] [--quiet]
        vppsim check SCENARIO
-       vppsim bench --sites N --days D --step-s S [--threads T]
+       vppsim bench --sites N --days D --step-s S [--threads T] [--repeat R]
        vppsim strategies
        vppsim --help | --version
 
@@ -28,7 +29,8 @@ Commands:
               baseline, then the strategy; writes DIR/kpis.json, DIR/timeseries.csv and
               DIR/report.html and prints the KPI table
   check       validate SCENARIO and print what it describes
-  bench       time the fleet physics alone; prints asset_steps_per_s last
+  bench       time the fleet physics alone; prints asset_steps_per_s last (the median
+              of R repetitions)
   strategies  list the strategies
 
 Options:
@@ -37,7 +39,8 @@ Options:
   --strategy NAME    override the scenario's strategy
   --no-site-series   write only fleet rows to timeseries.csv (large fleets)
   --quiet            no progress bar
-  --sites N --days D --step-s S --threads T   bench size (defaults 1000, 1, 60, 2)
+  --sites N --days D --step-s S --threads T --repeat R
+                     bench size and repetitions (defaults 1000, 1, 60, 2, 1)
 
 Exit status: 0 done, 1 the run failed, 2 bad arguments or an invalid scenario (every error
 is listed as file:line:column: field: reason).
@@ -70,12 +73,16 @@ class ProgressBar {
                  "........................................", pct, phase_.c_str());
     std::fflush(stderr);
   }
-  ~ProgressBar() {
-    if (enabled_ && last_ >= 0) std::fputc('\n', stderr);
+  // Ends the bar's line (once), so that what follows starts on a line of its own.
+  void finish() {
+    if (enabled_ && last_ >= 0 && !finished_) std::fputc('\n', stderr);
+    finished_ = true;
   }
+  ~ProgressBar() { finish(); }
 
  private:
   bool enabled_;
+  bool finished_ = false;
   int last_ = -1;
   std::string phase_;
 };
@@ -123,17 +130,18 @@ int cmd_run(const std::vector<std::string_view>& args) {
   opt.progress = [&](double f, std::string_view phase) { bar.update(f, phase); };
   auto result = vpp::sim::run_scenario(*sc, opt);
   if (!result) {
-    bar.update(1.0, "failed");
-    std::fprintf(stderr, "\nvppsim: %s\n", result.error().c_str());
+    bar.finish();
+    std::fprintf(stderr, "vppsim: %s\n", result.error().c_str());
     return 1;
   }
   auto written = vpp::sim::write_outputs(*result, out_dir);
   bar.update(1.0, "done");
+  bar.finish();
   if (!written) {
-    std::fprintf(stderr, "\nvppsim: %s\n", written.error().c_str());
+    std::fprintf(stderr, "vppsim: %s\n", written.error().c_str());
     return 1;
   }
-  for (const auto& w : *written) std::fprintf(stderr, "\nvppsim: warning: %s\n", w.c_str());
+  for (const auto& w : *written) std::fprintf(stderr, "vppsim: warning: %s\n", w.c_str());
   for (const auto& n : result->notes) std::printf("%s\n", n.c_str());
   std::printf("%s", vpp::sim::kpi_table(*result).c_str());
   std::printf("wrote %s/kpis.json, %s/timeseries.csv, %s/report.html\n", out_dir.c_str(), out_dir.c_str(), out_dir.c_str());
@@ -167,6 +175,7 @@ int cmd_check(const std::vector<std::string_view>& args) {
 
 int cmd_bench(const std::vector<std::string_view>& args) {
   vpp::sim::BenchOptions opt;
+  int repeat = 1;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     auto value = [&]() -> std::string_view {
@@ -181,6 +190,8 @@ int cmd_bench(const std::vector<std::string_view>& args) {
       opt.step_s = parse_number<int>("--step-s", value());
     } else if (a == "--threads") {
       opt.threads = parse_number<int>("--threads", value());
+    } else if (a == "--repeat") {
+      repeat = parse_number<int>("--repeat", value());
     } else if (a == "--seed") {
       opt.seed = parse_number<std::uint64_t>("--seed", value());
     } else {
@@ -191,9 +202,19 @@ int cmd_bench(const std::vector<std::string_view>& args) {
   if (!(opt.days > 0) || opt.days > 3660) usage_error("--days must be > 0 and at most 3660");
   if (opt.step_s < 1 || opt.step_s > 3600 || 86400 % opt.step_s != 0) usage_error("--step-s must divide a day (1..3600)");
   if (opt.threads < 1 || opt.threads > 256) usage_error("--threads must be 1..256");
-  const auto r = vpp::sim::run_bench(opt);
-  if (r.steps == 0) usage_error("the benchmark has no steps (days x 86400 / step-s < 1)");
-  std::printf("%s", vpp::sim::format_bench(r).c_str());
+  if (repeat < 1 || repeat > 100) usage_error("--repeat must be 1..100");
+  std::vector<vpp::sim::BenchResult> runs;
+  for (int k = 0; k < repeat; ++k) {
+    runs.push_back(vpp::sim::run_bench(opt));
+    if (runs.back().steps == 0) usage_error("the benchmark has no steps (days x 86400 / step-s < 1)");
+    if (repeat > 1) {
+      std::printf("run %d: wall_s %.3f cpu_s %.3f asset_steps_per_s %.0f\n", k + 1, runs.back().wall_s, runs.back().cpu_s,
+                  runs.back().asset_steps_per_s);
+    }
+  }
+  // The median run (upper median for an even count) is the one reported.
+  std::sort(runs.begin(), runs.end(), [](const auto& x, const auto& y) { return x.asset_steps_per_s < y.asset_steps_per_s; });
+  std::printf("%s", vpp::sim::format_bench(runs[runs.size() / 2]).c_str());
   return 0;
 }
 

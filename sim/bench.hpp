@@ -23,7 +23,9 @@ struct BenchResult {
   int threads = 0;
   double weather_s = 0;            // precomputing the weather series (once per location and step)
   double wall_s = 0;               // stepping only
-  double asset_steps_per_s = 0;
+  double cpu_s = 0;                // CPU time of the stepping threads, summed
+  double asset_steps_per_s = 0;    // asset-steps over wall time: the headline figure
+  double asset_steps_per_cpu_s = 0;  // asset-steps per CPU-second of one thread
   double checksum = 0;             // sum of final site nets: keeps the work observable
 };
 

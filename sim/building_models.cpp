@@ -4,8 +4,6 @@
 #include <cmath>
 #include <iterator>
 
-#include "model/building.hpp"
-
 namespace vpp::sim {
 namespace {
 

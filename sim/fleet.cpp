@@ -14,23 +14,24 @@ constexpr std::int64_t kHourMs = 3'600'000;
 
 // Moves `p` toward `target` at `rate` per second (rate <= 0: at once), starting `s0` seconds
 // into a step of `dt` seconds and holding `p` before that. Returns the step average and leaves
-// `p` at its end-of-step value.
-inline double ramp_average(double& p, double target, double rate, double s0, double dt) {
+// `p` at its end-of-step value. `inv_rate` and `inv_dt` are the reciprocals (no divisions here:
+// a battery in self-consumption takes this path every step).
+inline double ramp_average(double& p, double target, double rate, double inv_rate, double s0, double dt, double inv_dt) {
   const double p0 = p;
   if (p0 == target) return p0;
   const double active = dt - s0;
   if (rate <= 0) {
     p = target;
-    return (p0 * s0 + target * active) / dt;
+    return (p0 * s0 + target * active) * inv_dt;
   }
-  const double t_ramp = std::abs(target - p0) / rate;
+  const double t_ramp = std::abs(target - p0) * inv_rate;
   if (t_ramp <= active) {
     p = target;
-    return (p0 * s0 + 0.5 * (p0 + target) * t_ramp + target * (active - t_ramp)) / dt;
+    return (p0 * s0 + 0.5 * (p0 + target) * t_ramp + target * (active - t_ramp)) * inv_dt;
   }
   const double p1 = p0 + (target > p0 ? rate : -rate) * active;
   p = p1;
-  return (p0 * s0 + 0.5 * (p0 + p1) * active) / dt;
+  return (p0 * s0 + 0.5 * (p0 + p1) * active) * inv_dt;
 }
 
 std::string_view kind_name(SetpointKind k) {
@@ -108,10 +109,14 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         !(lm.people_gain_kw >= 0) || !(lm.solar_aperture_m2 >= 0)) {
       return Error{"site '" + site.id + "': load model values must be finite and non-negative (standby 0..1)"};
     }
-    f.type_.push_back(static_cast<std::uint8_t>(type_index(site.type)));
+    f.type_.push_back(type_index(site.type));
+    // The start of this site's noise stream (SplitMix64 keyed by seed and site).
+    f.site_key_.push_back(splitmix64(opt.seed ^ splitmix64(static_cast<std::uint64_t>(s) + 0x5EED)));
     f.base_peak_.push_back(lm.base_peak_kw);
     f.standby_.push_back(lm.standby_fraction);
-    f.noise_std_.push_back(lm.noise_std);
+    f.idle_kw_.push_back(lm.base_peak_kw * lm.standby_fraction);
+    f.active_kw_.push_back(lm.base_peak_kw * (1.0 - lm.standby_fraction));
+    f.noise_scale_.push_back(f.noise_innov_ * lm.noise_std);
     f.noise_.push_back(0.0);
     f.people_kw_.push_back(lm.people_gain_kw);
     f.site_loc_.push_back(lm.location);
@@ -137,6 +142,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.pv_ac_.push_back(pv->rated_kw);
         f.pv_gamma_.push_back(pv->temp_coeff_per_c);
         f.pv_ramp_.push_back(opt.pv_ramp_pct_per_s / 100.0 * pv->rated_kw);
+        f.pv_inv_ramp_.push_back(f.pv_ramp_.back() > 0 ? 1.0 / f.pv_ramp_.back() : 0.0);
         f.pv_limit_.push_back(pv->rated_kw);
         f.pv_limit_target_.push_back(pv->rated_kw);
         f.pv_limit_pending_.push_back(pv->rated_kw);
@@ -145,6 +151,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.pv_eff_.push_back(kNever);
         f.pv_expires_.push_back(kNever);
         f.pv_pending_expires_.push_back(kNever);
+        f.pv_next_.push_back(kNever);
       } else if (const auto* b = a.get<BatterySpec>()) {
         if (!(b->capacity_kwh > 0) || !(b->max_charge_kw > 0) || !(b->max_discharge_kw > 0) ||
             !(b->charge_efficiency > 0 && b->charge_efficiency <= 1) ||
@@ -162,8 +169,11 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.b_pdis_.push_back(b->max_discharge_kw);
         f.b_etac_.push_back(b->charge_efficiency);
         f.b_etad_.push_back(b->discharge_efficiency);
+        f.b_inv_etac_.push_back(1.0 / b->charge_efficiency);
+        f.b_inv_etad_.push_back(1.0 / b->discharge_efficiency);
         f.b_sd_per_s_.push_back(b->self_discharge_pct_per_day / 100.0 / 86400.0);
         f.b_ramp_.push_back(b->ramp_kw_per_s);
+        f.b_inv_ramp_.push_back(b->ramp_kw_per_s > 0 ? 1.0 / b->ramp_kw_per_s : 0.0);
         f.b_p_.push_back(0);
         f.b_avg_.push_back(0);
         f.b_setpoint_.push_back(0);
@@ -173,6 +183,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.b_eff_.push_back(kNever);
         f.b_expires_.push_back(kNever);
         f.b_pending_expires_.push_back(kNever);
+        f.b_next_.push_back(kNever);
         f.b_violations_.push_back(0);
         f.b_in_.push_back(0);
         f.b_out_.push_back(0);
@@ -188,7 +199,8 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.z_site_.push_back(s);
         f.z_params_.push_back(zp);
         f.z_d_.push_back(discretise(zp, f.dt_s_));
-        f.z_plant_.push_back(static_cast<std::uint8_t>(sim_defaults(site.type).plant));
+        f.z_inv_bqa_.push_back(1.0 / f.z_d_.back().b_qa_air);
+        f.z_plant_.push_back(static_cast<std::int32_t>(sim_defaults(site.type).plant));
         f.z_on_.push_back(0);
         f.z_ta_.push_back(h->default_setpoint_c + 1.0);
         f.z_tm_.push_back(h->default_setpoint_c + 1.0);
@@ -200,6 +212,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.z_aperture_.push_back(lm.solar_aperture_m2 * share);
         f.z_rated_kw_.push_back(h->rated_electric_kw);
         f.z_cop_.push_back(h->rated_cop);
+        f.z_inv_cop_.push_back(1.0 / h->rated_cop);
         f.z_q_rated_.push_back(h->rated_electric_kw * h->rated_cop);
         f.z_offset_.push_back(0);
         f.z_offset_pending_.push_back(0);
@@ -212,11 +225,14 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.z_cap_eff_.push_back(kNever);
         f.z_cap_expires_.push_back(kNever);
         f.z_cap_pending_expires_.push_back(kNever);
+        f.z_next_.push_back(kNever);
       } else if (const auto* l = a.get<FlexibleLoadSpec>()) {
         if (!(l->rated_kw > 0)) return Error{where(a) + ": flexible load rating must be > 0"};
         ref.index = f.f_site_.size();
         f.f_site_.push_back(s);
         f.f_rated_.push_back(l->rated_kw);
+        f.f_idle_kw_.push_back(l->rated_kw * lm.standby_fraction);
+        f.f_active_kw_.push_back(l->rated_kw * (1.0 - lm.standby_fraction));
         f.f_max_curtail_.push_back(l->max_curtail_pct);
         f.f_curtail_.push_back(0);
         f.f_pending_.push_back(0);
@@ -224,6 +240,7 @@ Result<FleetModel> FleetModel::build(std::vector<Site> sites, std::vector<SiteLo
         f.f_eff_.push_back(kNever);
         f.f_expires_.push_back(kNever);
         f.f_pending_expires_.push_back(kNever);
+        f.f_next_.push_back(kNever);
       } else if (a.get<EvChargerSpec>()) {
         return Error{where(a) + ": EV chargers are not simulated yet"};
       }
@@ -295,205 +312,309 @@ std::uint64_t FleetModel::reserve_violations() const {
 }
 
 void FleetModel::step(const StepInputs& in, SiteRange r) {
+  // Hot loop. Every array is read through a local __restrict pointer: the arrays never overlap,
+  // and without this the compiler reloads each vector's data pointer after every store.
   const double dt = dt_s_;
   const double dt_h = dt / 3600.0;
+  const double inv_dt_h = 1.0 / dt_h;
+  const double inv_dt = 1.0 / dt;
   const std::int64_t t0 = in.t0_ms;
   const std::int64_t t_end = t0 + step_.count();
   const std::int64_t t_half = t0 + step_.count() / 2;
+  const std::int32_t* __restrict type = type_.data();
 
   // 1. Base loads: occupancy schedule times the site's peak, with AR(1) noise keyed by
   //    (seed, site, step) so that every run and every partition draws the same numbers.
-  for (std::size_t s = r.begin; s < r.end; ++s) {
-    const double occ = in.occupancy[type_[s]];
-    const double xi = approx_normal(hash3(seed_, s, in.step_index));
-    const double noise = noise_phi_ * noise_[s] + noise_innov_ * noise_std_[s] * xi;
-    noise_[s] = noise;
-    const double kw = std::max(0.0, base_peak_[s] * (standby_[s] + (1.0 - standby_[s]) * occ) * (1.0 + noise));
-    base_kw_[s] = kw;
-    load_kw_[s] = kw;
-    // Every electric kW inside the building ends up as heat; people add their sensible heat.
-    gains_kw_[s] = kw + people_kw_[s] * occ;
-    hvac_kw_[s] = 0;
-    pv_kw_[s] = 0;
-    bat_kw_[s] = 0;
+  {
+    const double* __restrict idle_kw = idle_kw_.data();
+    const double* __restrict active_kw = active_kw_.data();
+    const double* __restrict noise_scale = noise_scale_.data();
+    const double* __restrict people = people_kw_.data();
+    const std::uint64_t* __restrict key = site_key_.data();
+    double* __restrict noise = noise_.data();
+    double* __restrict base_kw = base_kw_.data();
+    double* __restrict load_kw = load_kw_.data();
+    double* __restrict gains = gains_kw_.data();
+    double* __restrict hvac_kw = hvac_kw_.data();
+    double* __restrict pv_kw = pv_kw_.data();
+    double* __restrict bat_kw = bat_kw_.data();
+    // SplitMix64's own stream: output k of the stream that starts at the site's key.
+    const std::uint64_t offset = in.step_index * 0x9E3779B97F4A7C15ull;
+    const double* recorded = in.base_load_kw.empty() ? nullptr : in.base_load_kw.data();
+    for (std::size_t s = r.begin; s < r.end; ++s) {
+      const double occ = in.occupancy[static_cast<std::size_t>(type[s])];
+      const double xi = approx_normal(splitmix64(key[s] + offset));
+      const double n = noise_phi_ * noise[s] + noise_scale[s] * xi;
+      noise[s] = n;
+      const double kw = recorded ? recorded[s] : std::max(0.0, (idle_kw[s] + active_kw[s] * occ) * (1.0 + n));
+      base_kw[s] = kw;
+      load_kw[s] = kw;
+      // Every electric kW inside the building ends up as heat; people add their sensible heat.
+      gains[s] = kw + people[s] * occ;
+      hvac_kw[s] = 0;
+      pv_kw[s] = 0;
+      bat_kw[s] = 0;
+    }
   }
 
   // 2. Flexible loads follow the site's occupancy, less any curtailment.
-  for (std::size_t f = f_off_[r.begin]; f < f_off_[r.end]; ++f) {
-    if (f_eff_[f] <= t_half) {
-      f_curtail_[f] = f_pending_[f];
-      f_expires_[f] = f_pending_expires_[f];
-      f_eff_[f] = kNever;
+  {
+    const std::size_t* __restrict site = f_site_.data();
+    const double* __restrict idle = f_idle_kw_.data();
+    const double* __restrict active = f_active_kw_.data();
+    double* __restrict curtail = f_curtail_.data();
+    double* __restrict p_out = f_p_.data();
+    double* __restrict load_kw = load_kw_.data();
+    double* __restrict gains = gains_kw_.data();
+    for (std::size_t f = f_off_[r.begin]; f < f_off_[r.end]; ++f) {
+      if (f_next_[f] < t_end) {  // a command takes effect or expires around this step
+        if (f_eff_[f] <= t_half) {
+          curtail[f] = f_pending_[f];
+          f_expires_[f] = f_pending_expires_[f];
+          f_eff_[f] = kNever;
+        }
+        if (t0 >= f_expires_[f]) {
+          curtail[f] = 0;
+          f_expires_[f] = kNever;
+        }
+        f_next_[f] = std::min(f_eff_[f], f_expires_[f]);
+      }
+      const std::size_t s = site[f];
+      const double occ = in.occupancy[static_cast<std::size_t>(type[s])];
+      const double p = (idle[f] + active[f] * occ) * (1.0 - curtail[f] * 0.01);
+      p_out[f] = p;
+      load_kw[s] += p;
+      gains[s] += p;
     }
-    if (t0 >= f_expires_[f]) {
-      f_curtail_[f] = 0;
-      f_expires_[f] = kNever;
-    }
-    const std::size_t s = f_site_[f];
-    const double occ = in.occupancy[type_[s]];
-    const double p = f_rated_[f] * (standby_[s] + (1.0 - standby_[s]) * occ) * (1.0 - f_curtail_[f] / 100.0);
-    f_p_[f] = p;
-    load_kw_[s] += p;
-    gains_kw_[s] += p;
   }
 
   // 3. HVAC zones: thermal network stepped exactly; thermostat with deadband enabling a
   //    modulating plant that pulls the air toward the setpoint with the loop's time constant.
-  for (std::size_t z = z_off_[r.begin]; z < z_off_[r.end]; ++z) {
-    if (z_offset_eff_[z] <= t_half) {
-      z_offset_[z] = z_offset_pending_[z];
-      z_offset_expires_[z] = z_offset_pending_expires_[z];
-      z_offset_eff_[z] = kNever;
+  {
+    const std::size_t* __restrict site = z_site_.data();
+    const std::size_t* __restrict loc = site_loc_.data();
+    const ZoneDiscrete* __restrict dz = z_d_.data();
+    const std::int32_t* __restrict plant = z_plant_.data();
+    const double* __restrict gains_kw = gains_kw_.data();
+    const double* __restrict share = z_gain_share_.data();
+    const double* __restrict aperture = z_aperture_.data();
+    const double* __restrict setpoint = z_sp_.data();
+    const double* __restrict deadband = z_db_.data();
+    const double* __restrict cop_rated = z_cop_.data();
+    const double* __restrict inv_cop_rated = z_inv_cop_.data();
+    const double* __restrict q_rated = z_q_rated_.data();
+    const double* __restrict inv_bqa = z_inv_bqa_.data();
+    double* __restrict ta_arr = z_ta_.data();
+    double* __restrict tm_arr = z_tm_.data();
+    double* __restrict offset = z_offset_.data();
+    double* __restrict cap = z_cap_.data();
+    double* __restrict p_out = z_p_.data();
+    std::int32_t* __restrict on_arr = z_on_.data();
+    double* __restrict hvac_kw = hvac_kw_.data();
+    const double inv_cop_ratio[kPlantTypeCount] = {1.0 / in.cop_ratio[0], 1.0 / in.cop_ratio[1]};
+    const double t_out = in.t_out_c;
+    for (std::size_t z = z_off_[r.begin]; z < z_off_[r.end]; ++z) {
+      if (z_next_[z] < t_end) {  // a command takes effect or expires around this step
+        if (z_offset_eff_[z] <= t_half) {
+          offset[z] = z_offset_pending_[z];
+          z_offset_expires_[z] = z_offset_pending_expires_[z];
+          z_offset_eff_[z] = kNever;
+        }
+        if (t0 >= z_offset_expires_[z]) {
+          offset[z] = 0;
+          z_offset_expires_[z] = kNever;
+        }
+        if (z_cap_eff_[z] <= t_half) {
+          cap[z] = z_cap_pending_[z];
+          z_cap_expires_[z] = z_cap_pending_expires_[z];
+          z_cap_eff_[z] = kNever;
+        }
+        if (t0 >= z_cap_expires_[z]) {
+          cap[z] = std::numeric_limits<double>::infinity();
+          z_cap_expires_[z] = kNever;
+        }
+        z_next_[z] = std::min({z_offset_eff_[z], z_offset_expires_[z], z_cap_eff_[z], z_cap_expires_[z]});
+      }
+      const std::size_t s = site[z];
+      const ZoneDiscrete& d = dz[z];
+      const double ta = ta_arr[z], tm = tm_arr[z];
+      // ISO 13790 C.2: half of the internal gains are convective (air node), half radiative
+      // (mass); solar gains land on the room surfaces (mass).
+      const double gains = gains_kw[s] * share[z];
+      const double solar = aperture[z] * in.sky[loc[s]].ghi * 0.001;
+      const double qa = 0.5 * gains, qm = 0.5 * gains + solar;
+      const double ta_free = d.a11 * ta + d.a12 * tm + d.b_out_air * t_out + d.b_qa_air * qa + d.b_qm_air * qm;
+      const double tm_free = d.a21 * ta + d.a22 * tm + d.b_out_mass * t_out + d.b_qa_mass * qa + d.b_qm_mass * qm;
+      const double sp = setpoint[z] + offset[z];
+      const double half_db = 0.5 * deadband[z];
+      // The thermostat looks at where the air would end the step without cooling, so a zone that
+      // heats quickly (a data hall) is caught at the upper edge, not a step later above it.
+      // Switching off below the band is checked first, so a setpoint raised while the air sits
+      // low cannot leave a fast zone uncooled for a whole step.
+      std::int32_t on = on_arr[z];
+      bool just_on = false;
+      if (!in.hvac_scheduled[static_cast<std::size_t>(type[s])]) {
+        on = 0;
+      } else {
+        if (on && ta < sp - half_db) on = 0;
+        if (!on && ta_free > sp + half_db) {
+          on = 1;
+          just_on = true;
+        }
+      }
+      on_arr[z] = on;
+      double q = 0, p = 0;
+      if (on) {
+        const int pt = plant[z];
+        const double cop = cop_rated[z] * in.cop_ratio[static_cast<std::size_t>(pt)];
+        const double q_max = std::min(q_rated[z] * in.capacity_ratio[static_cast<std::size_t>(pt)], cap[z] * cop);
+        // Switching on: hold the upper edge; running: pull toward the setpoint.
+        const double target = just_on ? sp + half_db : ta + (sp - ta) * ctrl_k_;
+        q = std::clamp((ta_free - target) * inv_bqa[z], 0.0, std::max(0.0, q_max));
+        p = q * inv_cop_rated[z] * inv_cop_ratio[pt];
+      }
+      ta_arr[z] = ta_free - d.b_qa_air * q;
+      tm_arr[z] = tm_free - d.b_qa_mass * q;
+      p_out[z] = p;
+      hvac_kw[s] += p;
     }
-    if (t0 >= z_offset_expires_[z]) {
-      z_offset_[z] = 0;
-      z_offset_expires_[z] = kNever;
-    }
-    if (z_cap_eff_[z] <= t_half) {
-      z_cap_[z] = z_cap_pending_[z];
-      z_cap_expires_[z] = z_cap_pending_expires_[z];
-      z_cap_eff_[z] = kNever;
-    }
-    if (t0 >= z_cap_expires_[z]) {
-      z_cap_[z] = std::numeric_limits<double>::infinity();
-      z_cap_expires_[z] = kNever;
-    }
-    const std::size_t s = z_site_[z];
-    const ZoneDiscrete& d = z_d_[z];
-    const double ta = z_ta_[z], tm = z_tm_[z];
-    // ISO 13790 C.2: half of the internal gains are convective (air node), half radiative
-    // (mass); solar gains land on the room surfaces (mass).
-    const double gains = gains_kw_[s] * z_gain_share_[z];
-    const double solar = z_aperture_[z] * in.sky[site_loc_[s]].ghi / 1000.0;
-    const double qa = 0.5 * gains, qm = 0.5 * gains + solar;
-    const double ta_free = d.a11 * ta + d.a12 * tm + d.b_out_air * in.t_out_c + d.b_qa_air * qa + d.b_qm_air * qm;
-    const double tm_free = d.a21 * ta + d.a22 * tm + d.b_out_mass * in.t_out_c + d.b_qa_mass * qa + d.b_qm_mass * qm;
-    const double sp = z_sp_[z] + z_offset_[z];
-    const double half_db = 0.5 * z_db_[z];
-    // The thermostat looks at where the air would end the step without cooling, so a zone that
-    // heats quickly (a data hall) is caught at the upper edge, not a step later above it.
-    std::uint8_t on = z_on_[z];
-    bool just_on = false;
-    if (!in.hvac_scheduled[type_[s]]) {
-      on = 0;
-    } else if (!on && ta_free > sp + half_db) {
-      on = 1;
-      just_on = true;
-    } else if (on && ta < sp - half_db) {
-      on = 0;
-    }
-    z_on_[z] = on;
-    double q = 0, p = 0;
-    if (on) {
-      const int plant = z_plant_[z];
-      const double cop = z_cop_[z] * in.cop_ratio[plant];
-      const double q_max = std::min(z_q_rated_[z] * in.capacity_ratio[plant], z_cap_[z] * cop);
-      // Switching on: hold the upper edge; running: pull toward the setpoint.
-      const double target = just_on ? sp + half_db : ta + (sp - ta) * ctrl_k_;
-      q = std::clamp((ta_free - target) / d.b_qa_air, 0.0, std::max(0.0, q_max));
-      p = q / cop;
-    }
-    z_ta_[z] = ta_free - d.b_qa_air * q;
-    z_tm_[z] = tm_free - d.b_qa_mass * q;
-    z_p_[z] = p;
-    hvac_kw_[s] += p;
   }
 
   // 4. PV: POA from the location's sky terms, NOCT cell temperature, system losses, inverter
   //    efficiency and clipping, then the (ramped) active-power limit.
-  for (std::size_t p = pv_off_[r.begin]; p < pv_off_[r.end]; ++p) {
-    const SkyTerms& sky = in.sky[pv_loc_[p]];
-    const double poa = poa_w_m2(pv_plane_[p], sky);
-    const double t_cell = in.t_out_c + noct_k_ * poa;
-    const double p_dc = pv_dc_[p] * poa / 1000.0 * (1.0 + pv_gamma_[p] * (t_cell - 25.0)) * pv_derate_;
-    const double avail = std::clamp(p_dc * opt_.inverter_efficiency, 0.0, pv_ac_[p]);
-    double s0 = 0;
-    if (pv_eff_[p] < t_end) {
-      s0 = std::max<std::int64_t>(0, pv_eff_[p] - t0) / 1000.0;
-      pv_limit_target_[p] = pv_limit_pending_[p];
-      pv_expires_[p] = pv_pending_expires_[p];
-      pv_eff_[p] = kNever;
+  {
+    const std::size_t* __restrict site = pv_site_.data();
+    const std::size_t* __restrict loc = pv_loc_.data();
+    const PlaneCoefficients* __restrict plane = pv_plane_.data();
+    const double* __restrict dc_kw = pv_dc_.data();
+    const double* __restrict ac_kw = pv_ac_.data();
+    const double* __restrict gamma = pv_gamma_.data();
+    const double* __restrict ramp = pv_ramp_.data();
+    const double* __restrict inv_ramp = pv_inv_ramp_.data();
+    double* __restrict limit = pv_limit_.data();
+    double* __restrict target = pv_limit_target_.data();
+    double* __restrict p_out = pv_p_.data();
+    double* __restrict avail_out = pv_avail_.data();
+    double* __restrict pv_kw = pv_kw_.data();
+    const double dc_factor = 0.001 * pv_derate_ * opt_.inverter_efficiency;
+    const double t_out = in.t_out_c;
+    for (std::size_t p = pv_off_[r.begin]; p < pv_off_[r.end]; ++p) {
+      const double poa = poa_w_m2(plane[p], in.sky[loc[p]]);
+      const double t_cell = t_out + noct_k_ * poa;
+      const double p_ac = dc_kw[p] * poa * (1.0 + gamma[p] * (t_cell - 25.0)) * dc_factor;
+      const double avail = std::clamp(p_ac, 0.0, ac_kw[p]);
+      double s0 = 0;
+      if (pv_next_[p] < t_end) {  // a command takes effect or expires around this step
+        if (pv_eff_[p] < t_end) {
+          s0 = static_cast<double>(std::max<std::int64_t>(0, pv_eff_[p] - t0)) * 0.001;
+          target[p] = pv_limit_pending_[p];
+          pv_expires_[p] = pv_pending_expires_[p];
+          pv_eff_[p] = kNever;
+        }
+        if (t0 >= pv_expires_[p]) {
+          target[p] = ac_kw[p];
+          pv_expires_[p] = kNever;
+        }
+        pv_next_[p] = std::min(pv_eff_[p], pv_expires_[p]);
+      }
+      const double limit_avg = ramp_average(limit[p], target[p], ramp[p], inv_ramp[p], s0, dt, inv_dt);
+      const double out = std::min(avail, limit_avg);
+      p_out[p] = out;
+      avail_out[p] = avail;
+      pv_kw[site[p]] += out;
     }
-    if (t0 >= pv_expires_[p]) {
-      pv_limit_target_[p] = pv_ac_[p];
-      pv_expires_[p] = kNever;
-    }
-    const double limit_avg = ramp_average(pv_limit_[p], pv_limit_target_[p], pv_ramp_[p], s0, dt);
-    const double out = std::min(avail, limit_avg);
-    pv_p_[p] = out;
-    pv_avail_[p] = avail;
-    pv_kw_[pv_site_[p]] += out;
   }
 
   // 5. Batteries: self-consumption by default (cover the site's import down to its reserve,
   //    store its export), or follow a setpoint down to the BMS limit.
-  for (std::size_t b = b_off_[r.begin]; b < b_off_[r.end]; ++b) {
-    const std::size_t s = b_site_[b];
-    double s0 = 0;
-    if (b_eff_[b] < t_end) {
-      s0 = std::max<std::int64_t>(0, b_eff_[b] - t0) / 1000.0;
-      b_mode_[b] = 1;
-      b_setpoint_[b] = b_pending_[b];
-      b_expires_[b] = b_pending_expires_[b];
-      b_eff_[b] = kNever;
-    }
-    if (t0 >= b_expires_[b]) {
-      b_mode_[b] = 0;
-      b_expires_[b] = kNever;
-    }
-    double desired, floor;
-    const double ceiling = b_emax_[b];
-    if (b_mode_[b] == 0) {
-      // Earlier batteries of the same site have already taken their share (bat_kw_).
-      const double residual = load_kw_[s] + hvac_kw_[s] - pv_kw_[s] - bat_kw_[s];
-      desired = std::clamp(residual, -b_pch_[b], b_pdis_[b]);
-      floor = std::max(b_emin_[b], b_ereserve_[b]);
-      s0 = 0;
-    } else {
-      desired = b_setpoint_[b];
-      floor = b_emin_[b];
-    }
-    double avg = ramp_average(b_p_[b], desired, b_ramp_[b], s0, dt);
-    double e = b_e_[b];
-    const double sd = e * b_sd_per_s_[b] * dt;  // standing loss over the step
-    e -= sd;
-    if (avg > 0) {
-      const double max_avg = std::max(0.0, e - floor) * b_etad_[b] / dt_h;
-      if (avg > max_avg) {
-        avg = max_avg;
-        b_p_[b] = std::min(b_p_[b], max_avg);
+  {
+    const std::size_t* __restrict site = b_site_.data();
+    const double* __restrict load_kw = load_kw_.data();
+    const double* __restrict hvac_kw = hvac_kw_.data();
+    const double* __restrict pv_kw = pv_kw_.data();
+    double* __restrict bat_kw = bat_kw_.data();
+    double* __restrict e_arr = b_e_.data();
+    double* __restrict p_arr = b_p_.data();
+    double* __restrict avg_arr = b_avg_.data();
+    std::int32_t* __restrict mode = b_mode_.data();
+    for (std::size_t b = b_off_[r.begin]; b < b_off_[r.end]; ++b) {
+      const std::size_t s = site[b];
+      double s0 = 0;
+      if (b_next_[b] < t_end) {  // a command takes effect or expires around this step
+        if (b_eff_[b] < t_end) {
+          s0 = static_cast<double>(std::max<std::int64_t>(0, b_eff_[b] - t0)) * 0.001;
+          mode[b] = 1;
+          b_setpoint_[b] = b_pending_[b];
+          b_expires_[b] = b_pending_expires_[b];
+          b_eff_[b] = kNever;
+        }
+        if (t0 >= b_expires_[b]) {
+          mode[b] = 0;
+          b_expires_[b] = kNever;
+        }
+        b_next_[b] = std::min(b_eff_[b], b_expires_[b]);
       }
-    } else if (avg < 0) {
-      const double max_in = std::max(0.0, ceiling - e) / (b_etac_[b] * dt_h);
-      if (-avg > max_in) {
-        avg = -max_in;
-        b_p_[b] = std::max(b_p_[b], -max_in);
+      double desired, floor;
+      const double ceiling = b_emax_[b];
+      if (mode[b] == 0) {
+        // Earlier batteries of the same site have already taken their share (bat_kw).
+        const double residual = load_kw[s] + hvac_kw[s] - pv_kw[s] - bat_kw[s];
+        desired = std::clamp(residual, -b_pch_[b], b_pdis_[b]);
+        floor = std::max(b_emin_[b], b_ereserve_[b]);
+        s0 = 0;
+      } else {
+        desired = b_setpoint_[b];
+        floor = b_emin_[b];
       }
+      double avg = ramp_average(p_arr[b], desired, b_ramp_[b], b_inv_ramp_[b], s0, dt, inv_dt);
+      double e = e_arr[b];
+      const double sd = e * b_sd_per_s_[b] * dt;  // standing loss over the step
+      e -= sd;
+      if (avg > 0) {
+        const double max_avg = std::max(0.0, e - floor) * b_etad_[b] * inv_dt_h;
+        if (avg > max_avg) {
+          avg = max_avg;
+          p_arr[b] = std::min(p_arr[b], max_avg);
+        }
+      } else if (avg < 0) {
+        const double max_in = std::max(0.0, ceiling - e) * b_inv_etac_[b] * inv_dt_h;
+        if (-avg > max_in) {
+          avg = -max_in;
+          p_arr[b] = std::max(p_arr[b], -max_in);
+        }
+      }
+      if (avg >= 0) {
+        const double out = avg * dt_h;
+        const double drawn = out * b_inv_etad_[b];
+        e -= drawn;
+        b_out_[b] += out;
+        b_conv_[b] += drawn - out;
+      } else {
+        const double in_ac = -avg * dt_h;
+        e += in_ac * b_etac_[b];
+        b_in_[b] += in_ac;
+        b_conv_[b] += in_ac * (1.0 - b_etac_[b]);
+      }
+      b_sd_[b] += sd;
+      e_arr[b] = e;
+      avg_arr[b] = avg;
+      bat_kw[s] += avg;
+      // Reserve: a violation is each fall of more than 0.5 percentage points below it.
+      const std::int32_t below = e < b_ereserve_[b] - 0.005 * b_cap_[b] ? 1 : 0;
+      b_violations_[b] += static_cast<std::uint64_t>(below & (1 - b_below_[b]));
+      b_below_[b] = below;
     }
-    if (avg >= 0) {
-      const double out = avg * dt_h;
-      const double drawn = out / b_etad_[b];
-      e -= drawn;
-      b_out_[b] += out;
-      b_conv_[b] += drawn - out;
-    } else {
-      const double in_ac = -avg * dt_h;
-      e += in_ac * b_etac_[b];
-      b_in_[b] += in_ac;
-      b_conv_[b] += in_ac * (1.0 - b_etac_[b]);
-    }
-    b_sd_[b] += sd;
-    b_e_[b] = e;
-    b_avg_[b] = avg;
-    bat_kw_[s] += avg;
-    // Reserve: a violation is each fall of more than 0.5 percentage points below it.
-    const bool below = e < b_ereserve_[b] - 0.005 * b_cap_[b];
-    if (below && !b_below_[b]) ++b_violations_[b];
-    b_below_[b] = below ? 1 : 0;
   }
 
   // 6. Site meters.
-  for (std::size_t s = r.begin; s < r.end; ++s) net_kw_[s] = load_kw_[s] + hvac_kw_[s] - pv_kw_[s] - bat_kw_[s];
+  {
+    const double* __restrict load_kw = load_kw_.data();
+    const double* __restrict hvac_kw = hvac_kw_.data();
+    const double* __restrict pv_kw = pv_kw_.data();
+    const double* __restrict bat_kw = bat_kw_.data();
+    double* __restrict net = net_kw_.data();
+    for (std::size_t s = r.begin; s < r.end; ++s) net[s] = load_kw[s] + hvac_kw[s] - pv_kw[s] - bat_kw[s];
+  }
 }
 
 CommandAck FleetModel::apply(const Command& cmd, TimePoint arrival) {
@@ -546,6 +667,7 @@ CommandAck FleetModel::apply(const Command& cmd, TimePoint arrival) {
       pv_limit_pending_[p] = limit;
       pv_eff_[p] = arr + opt_.pv_response_delay.count();
       pv_pending_expires_[p] = exp;
+      pv_next_[p] = std::min(pv_next_[p], pv_eff_[p]);
       break;
     }
     case AssetKind::battery: {
@@ -555,6 +677,7 @@ CommandAck FleetModel::apply(const Command& cmd, TimePoint arrival) {
       b_pending_[b] = std::clamp(cmd.value, -b_pch_[b], b_pdis_[b]);
       b_eff_[b] = arr + opt_.battery_response_delay.count();
       b_pending_expires_[b] = exp;
+      b_next_[b] = std::min(b_next_[b], b_eff_[b]);
       break;
     }
     case AssetKind::hvac_zone: {
@@ -565,11 +688,13 @@ CommandAck FleetModel::apply(const Command& cmd, TimePoint arrival) {
         z_offset_pending_[z] = std::clamp(cmd.value, -m, m);
         z_offset_eff_[z] = arr + opt_.hvac_response_delay.count();
         z_offset_pending_expires_[z] = exp;
+        z_next_[z] = std::min(z_next_[z], z_offset_eff_[z]);
       } else if (cmd.kind == SetpointKind::hvac_power_cap_kw) {
         if (!within(cmd.value, 0, z_rated_kw_[z])) return beyond(0, z_rated_kw_[z], "kW");
         z_cap_pending_[z] = std::clamp(cmd.value, 0.0, z_rated_kw_[z]);
         z_cap_eff_[z] = arr + opt_.hvac_response_delay.count();
         z_cap_pending_expires_[z] = exp;
+        z_next_[z] = std::min(z_next_[z], z_cap_eff_[z]);
       } else {
         return wrong_kind();
       }
@@ -582,6 +707,7 @@ CommandAck FleetModel::apply(const Command& cmd, TimePoint arrival) {
       f_pending_[f] = std::clamp(cmd.value, 0.0, f_max_curtail_[f]);
       f_eff_[f] = arr + opt_.load_response_delay.count();
       f_pending_expires_[f] = exp;
+      f_next_[f] = std::min(f_next_[f], f_eff_[f]);
       break;
     }
     case AssetKind::site_meter:

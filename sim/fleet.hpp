@@ -41,6 +41,9 @@ struct StepInputs {
   std::array<double, kBuildingTypeCount> occupancy{};
   std::array<std::uint8_t, kBuildingTypeCount> hvac_scheduled{};
   std::span<const SkyTerms> sky;   // one per location
+  // Recorded base loads, one per site (kW), for replays; empty = the occupancy schedule with
+  // the fleet's own noise.
+  std::span<const double> base_load_kw;
 };
 
 // Inputs for step k of a weather series (local time from the series' UTC offset). The step
@@ -68,8 +71,8 @@ struct FleetOptions {
   Duration battery_response_delay{std::chrono::seconds(1)};
   Duration hvac_response_delay{std::chrono::seconds(30)};
   Duration load_response_delay{std::chrono::seconds(5)};
-  // Active-power-limit ramp of PV inverters, % of rating per second (E: IEEE 1547-2018's
-  // default ramp for a limit change is on the order of tens of seconds to full range).
+  // Active-power-limit ramp of PV inverters, % of rating per second (E: inverters ramp a limit
+  // change over seconds to tens of seconds; 10 %/s reaches any limit within 10 s).
   double pv_ramp_pct_per_s = 10;
   double initial_soc_pct = 50;
   Duration noise_correlation{std::chrono::minutes(15)};
@@ -191,8 +194,10 @@ class FleetModel {
   std::vector<std::vector<AssetRef>> site_assets_;   // in each site's asset order
 
   // Sites.
-  std::vector<std::uint8_t> type_;
-  std::vector<double> base_peak_, standby_, noise_std_, noise_, people_kw_;
+  std::vector<std::int32_t> type_;   // BuildingType index (not a char type: char stores alias everything)
+  std::vector<std::uint64_t> site_key_;
+  std::vector<double> base_peak_, standby_, noise_, people_kw_;
+  std::vector<double> idle_kw_, active_kw_, noise_scale_;   // precomputed per site for the hot loop
   std::vector<double> base_kw_, load_kw_, gains_kw_, hvac_kw_, pv_kw_, bat_kw_, net_kw_;
   std::vector<double> zone_area_total_;
   std::vector<std::size_t> site_loc_;
@@ -200,35 +205,38 @@ class FleetModel {
 
   // Flexible loads.
   std::vector<std::size_t> f_site_, f_off_;
-  std::vector<double> f_rated_, f_max_curtail_, f_curtail_, f_pending_, f_p_;
+  std::vector<double> f_rated_, f_idle_kw_, f_active_kw_, f_max_curtail_, f_curtail_, f_pending_, f_p_;
   std::vector<std::int64_t> f_eff_, f_expires_, f_pending_expires_;
+  // Per controllable asset, the earliest time a pending command acts or the active one expires
+  // (kNever when neither): one compare per step skips all command bookkeeping.
+  std::vector<std::int64_t> f_next_;
 
   // HVAC zones.
   std::vector<std::size_t> z_site_, z_off_;
   std::vector<ZoneParams> z_params_;
   std::vector<ZoneDiscrete> z_d_;
-  std::vector<std::uint8_t> z_plant_, z_on_;
+  std::vector<std::int32_t> z_plant_, z_on_;
   std::vector<double> z_ta_, z_tm_, z_sp_, z_db_, z_area_, z_gain_share_, z_aperture_;
-  std::vector<double> z_rated_kw_, z_cop_, z_q_rated_;
+  std::vector<double> z_rated_kw_, z_cop_, z_inv_cop_, z_q_rated_, z_inv_bqa_;
   std::vector<double> z_offset_, z_offset_pending_, z_cap_, z_cap_pending_, z_p_;
   std::vector<std::int64_t> z_offset_eff_, z_offset_expires_, z_offset_pending_expires_;
-  std::vector<std::int64_t> z_cap_eff_, z_cap_expires_, z_cap_pending_expires_;
+  std::vector<std::int64_t> z_cap_eff_, z_cap_expires_, z_cap_pending_expires_, z_next_;
   double ctrl_k_ = 0;
 
   // PV.
   std::vector<std::size_t> pv_site_, pv_loc_, pv_off_;
   std::vector<PlaneCoefficients> pv_plane_;
-  std::vector<double> pv_dc_, pv_ac_, pv_gamma_, pv_ramp_;
+  std::vector<double> pv_dc_, pv_ac_, pv_gamma_, pv_ramp_, pv_inv_ramp_;
   std::vector<double> pv_limit_, pv_limit_target_, pv_limit_pending_, pv_p_, pv_avail_;
-  std::vector<std::int64_t> pv_eff_, pv_expires_, pv_pending_expires_;
+  std::vector<std::int64_t> pv_eff_, pv_expires_, pv_pending_expires_, pv_next_;
   double noct_k_ = 0, pv_derate_ = 0;
 
   // Batteries.
   std::vector<std::size_t> b_site_, b_off_;
-  std::vector<double> b_cap_, b_e_, b_emin_, b_emax_, b_ereserve_, b_pch_, b_pdis_, b_etac_, b_etad_;
-  std::vector<double> b_sd_per_s_, b_ramp_, b_p_, b_avg_, b_setpoint_, b_pending_;
-  std::vector<std::uint8_t> b_mode_, b_below_;   // mode 0 = self-consumption, 1 = setpoint
-  std::vector<std::int64_t> b_eff_, b_expires_, b_pending_expires_;
+  std::vector<double> b_cap_, b_e_, b_emin_, b_emax_, b_ereserve_, b_pch_, b_pdis_, b_etac_, b_etad_, b_inv_etac_, b_inv_etad_;
+  std::vector<double> b_sd_per_s_, b_ramp_, b_inv_ramp_, b_p_, b_avg_, b_setpoint_, b_pending_;
+  std::vector<std::int32_t> b_mode_, b_below_;   // mode 0 = self-consumption, 1 = setpoint
+  std::vector<std::int64_t> b_eff_, b_expires_, b_pending_expires_, b_next_;
   std::vector<std::uint64_t> b_violations_;
   std::vector<double> b_in_, b_out_, b_conv_, b_sd_;
 };

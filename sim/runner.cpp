@@ -18,6 +18,8 @@ namespace vpp::sim {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Largest number of per-site interval rows kept (about 130 MB of series).
+constexpr std::size_t kMaxSiteRows = 2'000'000;
 
 struct Prepared {
   const Scenario* sc = nullptr;
@@ -73,8 +75,6 @@ class Recorder {
       comfort_min_.push_back(s.limits.comfort_min_c);
       comfort_max_.push_back(s.limits.comfort_max_c);
     }
-    site_has_battery_.assign(ns, 0);
-    for (std::size_t b = 0; b < fleet.battery_count(); ++b) site_has_battery_[fleet.battery_site(b)] = 1;
     type_sum_.assign(kBuildingTypeCount, 0.0);
     type_n_.assign(kBuildingTypeCount, 0);
   }
@@ -228,7 +228,6 @@ class Recorder {
   const FleetModel& fleet_;
   PassOutput& out_;
   std::vector<double> site_area_, site_temp_, comfort_min_, comfort_max_;
-  std::vector<std::uint8_t> site_has_battery_;
   std::vector<double> type_sum_;
   std::vector<std::size_t> type_n_;
   std::size_t step_in_interval_ = 0;
@@ -380,6 +379,14 @@ Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
   if (p.n == 0) return Error{"scenario '" + sc.name + "' has no steps"};
   p.interval_steps = static_cast<std::size_t>(sc.output_interval / sc.step);
   p.intervals = (p.n + p.interval_steps - 1) / p.interval_steps;
+  std::vector<std::string> early_notes;
+  if (p.per_site && p.intervals * p.setup.sites.size() > kMaxSiteRows) {
+    // Per-site rows would not fit comfortably in memory (and nobody reads a CSV that long).
+    p.per_site = false;
+    early_notes.push_back("per-site series omitted: " + std::to_string(p.intervals * p.setup.sites.size()) +
+                          " rows exceed " + std::to_string(kMaxSiteRows) +
+                          "; timeseries.csv has the fleet rows (use a longer output.interval for site rows)");
+  }
   p.weather = std::make_unique<WeatherSeries>(sc.weather, p.setup.locations, sc.start - sc.warmup, sc.step,
                                               p.warm + p.n, sc.utc_offset_minutes, p.seed);
   std::map<std::string, std::size_t> site_index;
@@ -406,6 +413,7 @@ Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
   r.utc_offset_minutes = sc.utc_offset_minutes;
   r.sites = p.setup.sites;
   r.interval = sc.output_interval;
+  r.notes = early_notes;
 
   // Pass 1: the uncontrolled baseline.
   auto base = run_pass(p, nullptr, {}, nullptr, [&](double f) { progress(0.45 * f, "baseline"); });

@@ -462,9 +462,6 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
           sc.channel.command_loss = ch->number_or("command_loss", 0, {.min = 0, .max = 1});
           sc.channel.uplink_loss = ch->number_or("uplink_loss", 0, {.min = 0, .max = 1});
         }
-      } else {
-        sc.control_period = std::max(sc.control_period, sc.step);
-        sc.telemetry_period = std::max(sc.telemetry_period, sc.step);
       }
       if (auto d = r.map("devices")) {
         auto& dv = sc.devices;
@@ -478,9 +475,11 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
       }
       if (auto o = r.map("output")) {
         sc.output_interval = read_multiple_of(*o, "interval", sc.output_interval, sc.step, sc.step);
-      } else {
-        sc.output_interval = std::max(sc.output_interval, sc.step);
-        if (sc.output_interval.count() % sc.step.count() != 0) sc.output_interval = sc.step;
+      }
+      // Periods left at their defaults (1 minute; 15 minutes for output) are rounded up to whole
+      // steps; periods given explicitly were checked above.
+      for (Duration* d : {&sc.control_period, &sc.telemetry_period, &sc.output_interval}) {
+        if (*d < sc.step || d->count() % sc.step.count() != 0) *d = sc.step * ((*d + sc.step - Duration(1)) / sc.step);
       }
       if (auto w = r.map("weather", true)) read_weather(*w, sc.weather);
       if (auto f = r.map("fleet")) {

@@ -64,8 +64,7 @@ class Rule final : public Strategy {
       const double band_bottom = site.limits.comfort_min_c + z.deadband_c / 2 + kComfortMarginK;
       const double raise = std::clamp(band_top - z.default_sp, 0.0, 5.0);
       std::optional<double> offset;
-      if (const auto* ev = active_event(site.id, now)) {
-        (void)ev;
+      if (active_event(site.id, now)) {
         offset = raise;
       } else if (const auto* next = next_event(site.id, now); next && next->start - now <= kPrecoolLead) {
         offset = std::clamp(std::max(band_bottom, z.default_sp - kPrecoolDepthK) - z.default_sp, -5.0, 0.0);
@@ -83,18 +82,20 @@ class Rule final : public Strategy {
       std::optional<double> p;
       const auto* ev = active_event(site.id, now);
       const auto* next = next_event(site.id, now);
+      // Energy above the reserve, and the time a discharge command may run if every later
+      // command is lost: it never drains the battery below the reserve before it expires.
+      const double usable_kwh = std::max(0.0, *b.soc_pct - reserve - kSocMarginPct) / 100.0 * b.spec.capacity_kwh *
+                                b.spec.discharge_efficiency;
+      const double valid_h = static_cast<double>((expires - now).count()) / 3.6e6;
       if (ev) {
-        const double hours_left = std::max(1.0 / 60.0, static_cast<double>((ev->end() - now).count()) / 3.6e6);
-        const double usable_kwh = std::max(0.0, *b.soc_pct - reserve - kSocMarginPct) / 100.0 * b.spec.capacity_kwh *
-                                  b.spec.discharge_efficiency;
-        p = std::min(b.spec.max_discharge_kw, usable_kwh / hours_left);
+        const double hours_left = static_cast<double>((ev->end() - now).count()) / 3.6e6;
+        p = std::min(b.spec.max_discharge_kw, usable_kwh / std::max(hours_left, valid_h));
       } else if (price_is_day_min(now)) {
         p = *b.soc_pct < b.spec.soc_max_pct - kSocMarginPct ? -b.spec.max_charge_kw : 0.0;
       } else if (next && next->start - now < std::chrono::hours(24)) {
         p = 0.0;  // keep the charge for the event
       } else if (price_is_day_max(now)) {
-        const double usable = *b.soc_pct - reserve - kSocMarginPct;
-        p = usable > 0 ? b.spec.max_discharge_kw : 0.0;
+        p = std::min(b.spec.max_discharge_kw, usable_kwh / valid_h);
       } else if (have_prices_) {
         p = 0.0;  // hold for the expensive hours
       }

@@ -32,8 +32,8 @@ struct TemperatureOverride {
 };
 
 // Regional cloudiness as a clear-sky index kc = GHI / GHI_clear: a two-state (clear / cloudy)
-// Markov chain with exponential sojourn times, in the spirit of Morf (2011), "The stochastic
-// two-state solar irradiance model (STSIM)", Solar Energy 85(9):1950-1967, plus an AR(1)
+// Markov chain with exponential sojourn times, in the spirit of Morf's stochastic two-state
+// solar irradiance model (STSIM, Solar Energy, 2011; cited from memory), plus an AR(1)
 // fluctuation of the index within each state.
 struct CloudModel {
   double cover = 0;                      // long-run fraction of time under cloud, 0..1

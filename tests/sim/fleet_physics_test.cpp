@@ -380,6 +380,28 @@ TEST(Hvac, PreCoolingStoresCoolthThatShowsDuringAShed) {
   EXPECT_EQ(precooled.rig.fleet.site_hvac_kw()[0], 0.0);
 }
 
+TEST(Hvac, AFastZoneIsCaughtAtTheUpperEdgeWhenItsSetpointIsRaised) {
+  // A data hall: 1 kW/m2 of IT heat on 1000 m2, heavy mass, 5-minute steps. Uncooled, its air
+  // warms several kelvin per step, so the thermostat must act on where the air is heading.
+  auto o = instant();
+  o.step = 5min;
+  HvacZoneSpec h = zone(1.408, 72.2, 1000, 500);
+  h.default_setpoint_c = 25;
+  Rig rig(build({make_site("dc", BuildingType::data_centre, {{"z", "", h}})}, {flat_load(1000)}, o));
+  rig.in.t_out_c = 33;
+  rig.in.hvac_scheduled = {1, 1, 1, 1, 1};
+  rig.step(12 * 24);  // a day to settle at 25 C
+  ASSERT_NEAR(rig.fleet.zone_temp_c(0), 25.0, 0.01);
+  // Raise the setpoint by 1 K: the air sits just below the new band, where a plain deadband
+  // thermostat switches off for a whole step.
+  ASSERT_EQ(rig.send("dc", "z", SetpointKind::hvac_setpoint_offset_c, 1.0, 2h).status, AckStatus::accepted);
+  for (int i = 0; i < 24; ++i) {
+    rig.step();
+    EXPECT_LE(rig.fleet.zone_temp_c(0), 26.0 + 0.5 + 1e-9) << "step " << i;
+    EXPECT_GT(rig.fleet.site_hvac_kw()[0], 0.0) << "step " << i;
+  }
+}
+
 TEST(Hvac, SetpointOffsetExpiresBackToTheDefaultSetpoint) {
   SteadyZone z;
   ASSERT_EQ(z.rig.send("s", "z", SetpointKind::hvac_setpoint_offset_c, 1.5, 10min).status, AckStatus::accepted);
@@ -523,6 +545,45 @@ TEST(Fleet, ResultsDoNotDependOnHowSitesArePartitioned) {
     ++three.in.step_index;
   }
   for (std::size_t s = 0; s < 60; ++s) EXPECT_EQ(one.fleet.site_net_kw()[s], three.fleet.site_net_kw()[s]);
+}
+
+TEST(Fleet, RecordedBaseLoadsReplayARunExactly) {
+  // Record a run's exogenous inputs (here the base loads; the weather is already a series),
+  // then replay them into a fleet whose own noise differs: the physics follows exactly.
+  Scenario sc;
+  sc.location = {39.8, 116.47, 32};
+  FleetGenConfig g;
+  g.sites = 20;
+  g.mix = {0.4, 0.2, 0.15, 0.15, 0.1};
+  g.pv_penetration = 0.5;
+  g.battery_penetration = 0.5;
+  sc.fleet = g;
+  const auto setup = make_fleet(sc, 5);
+  FleetOptions a_opt, b_opt;
+  a_opt.seed = 1;
+  b_opt.seed = 2;
+  Rig a(build(setup.sites, setup.loads, a_opt));
+  Rig b(build(setup.sites, setup.loads, b_opt));
+  for (auto* r : {&a, &b}) {
+    r->sky = noon_sky();
+    r->in.hvac_scheduled = {1, 1, 1, 1, 1};
+    r->in.occupancy = {0.9, 0.7, 0.75, 0.9, 1};
+  }
+  std::vector<double> recorded;
+  int differs_without_replay = 0;
+  for (int k = 0; k < 180; ++k) {
+    a.step();
+    recorded.assign(a.fleet.site_base_kw().begin(), a.fleet.site_base_kw().end());
+    b.in.base_load_kw = recorded;
+    b.step();
+    for (std::size_t s = 0; s < 20; ++s) ASSERT_EQ(a.fleet.site_net_kw()[s], b.fleet.site_net_kw()[s]) << k << " " << s;
+  }
+  // Without the recording the two seeds draw different loads.
+  b.in.base_load_kw = {};
+  a.step();
+  b.step();
+  for (std::size_t s = 0; s < 20; ++s) differs_without_replay += a.fleet.site_base_kw()[s] != b.fleet.site_base_kw()[s];
+  EXPECT_GT(differs_without_replay, 10);
 }
 
 TEST(Fleet, BuildRefusesWhatItCannotSimulate) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/fleet_gen.hpp"
+#include "sim/forecasts.hpp"
 #include "sim/kpi.hpp"
 #include "sim/report.hpp"
 #include "sim/runner.hpp"
@@ -256,6 +258,47 @@ TEST(Run, KpisAddUpFromTheTimeSeries) {
   // 09:00-10:00 flat at 0.8, 10:00-11:00 peak at 1.2.
   EXPECT_DOUBLE_EQ(r->price.front(), 0.8);
   EXPECT_DOUBLE_EQ(r->price.back(), 1.2);
+}
+
+TEST(Forecasts, UseProfilesAndSchedulesNotTheSimulatedNoise) {
+  auto sc = load_scenario_file(kDemo);
+  ASSERT_TRUE(sc.ok());
+  const auto setup = make_fleet(*sc, sc->seed);
+  const ScenarioForecasts f(sc->weather, sc->location, sc->utc_offset_minutes, setup.sites, setup.loads, sc->start,
+                            sc->end(), sc->seed);
+  const ScenarioForecasts g(sc->weather, sc->location, sc->utc_offset_minutes, setup.sites, setup.loads, sc->start,
+                            sc->end(), sc->seed + 1);
+  int differ = 0;
+  for (int h = 0; h < 24; ++h) {
+    const TimePoint t = sc->start + std::chrono::hours(h);
+    const double profile = temperature_profile_c(sc->weather, t, sc->utc_offset_minutes);
+    EXPECT_LT(std::abs(f.outdoor_temp_c(t) - profile), 4.0);  // a forecast error of about 1 K
+    differ += f.outdoor_temp_c(t) != g.outdoor_temp_c(t) ? 1 : 0;
+    EXPECT_LE(f.expected_ghi_w_m2(t), 1.3 * f.clear_sky_ghi_w_m2(t) + 1e-9);
+  }
+  EXPECT_EQ(differ, 24);
+  const TimePoint night = *parse_utc("2026-07-07T03:00:00+08:00"), noon = *parse_utc("2026-07-07T12:30:00+08:00");
+  EXPECT_EQ(f.clear_sky_ghi_w_m2(night), 0.0);
+  // An office's base load at 03:00 is its standby share; at noon more.
+  for (std::size_t s = 0; s < setup.sites.size(); ++s) {
+    if (setup.sites[s].type != BuildingType::office) continue;
+    double flex = 0;
+    for (const auto& a : setup.sites[s].assets) {
+      if (const auto* l = a.get<FlexibleLoadSpec>()) flex += l->rated_kw;
+    }
+    EXPECT_NEAR(f.base_load_kw(setup.sites[s].id, night), (setup.loads[s].base_peak_kw + flex) * 0.25, 1e-9);
+    EXPECT_GT(f.base_load_kw(setup.sites[s].id, noon), f.base_load_kw(setup.sites[s].id, night));
+    break;
+  }
+  EXPECT_EQ(f.base_load_kw("nowhere", noon), 0.0);
+  for (const auto& site : setup.sites) {
+    if (!site.find_asset("pv")) continue;
+    EXPECT_GT(f.pv_expected_kw(site.id, "pv", noon), 0.0);
+    EXPECT_EQ(f.pv_expected_kw(site.id, "pv", night), 0.0);
+    EXPECT_LE(f.pv_expected_kw(site.id, "pv", noon), site.find_asset("pv")->get<PvSpec>()->rated_kw);
+    break;
+  }
+  EXPECT_EQ(f.pv_expected_kw("site-001", "nope", noon), 0.0);
 }
 
 // ---------------------------------------------------------------- the demo

@@ -117,6 +117,23 @@ TEST(Scenario, DemoHourlyDataAreTheReferenceFilesValues) {
   }
 }
 
+TEST(Scenario, DefaultPeriodsAreWholeSteps) {
+  // With 5-minute steps the 1-minute control and telemetry defaults become 5 minutes, whether
+  // or not a control section is given; the 15-minute output interval stays.
+  for (const std::string extra : {"", "control: {channel: {delay: 1s}}\n", "output: {}\n"}) {
+    auto r = load_scenario_text(kBase + kFleet + extra, "tiny.yaml");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->control_period, std::chrono::minutes(5));
+    EXPECT_EQ(r->telemetry_period, std::chrono::minutes(5));
+    EXPECT_EQ(r->output_interval, std::chrono::minutes(15));
+  }
+  std::string ten = kBase + kFleet;
+  ten.replace(ten.find("step: 5m"), 8, "step: 10m");
+  auto r = load_scenario_text(ten, "tiny.yaml");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->output_interval, std::chrono::minutes(20));
+}
+
 TEST(BadScenario, UnknownBuildingTypeInTheMix) {
   EXPECT_EQ(errors(kBase + "fleet:\n  sites: 4\n  mix: {office: 0.5, factory: 0.5}\n"),
             "bad.yaml:16:22: fleet.mix.factory: unknown building type 'factory' (expected one of: office, mall, "
@@ -245,6 +262,36 @@ events:
             std::string::npos)
       << e;
   EXPECT_NE(e.find("bad.yaml:20:71: events[0].sites[0]: unknown site 'nowhere'\n"), std::string::npos) << e;
+}
+
+TEST(BadScenario, WrongShapesAndValuesAreErrorsNotCrashes) {
+  const std::string broken[] = {
+      "",
+      "42",
+      "[1, 2]",
+      kBase + "fleet: 5\n",
+      kBase + "fleet: {sites: 2, mix: [office]}\n",
+      kBase + "fleet: {sites: 2, mix: {office: .nan}}\n",
+      kBase + "fleet: {sites: 2.5, mix: {office: 1}}\n",
+      kBase + kFleet + "events: {x: 1}\n",
+      kBase + kFleet + "events: [5]\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: 3}\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: [{band: flat, start: '25:00', end: '07:00'}]}\n",
+      kBase + kFleet + "tariff: {prices: {flat: 1}, periods: [{band: flat, start: '00:10', end: '00:10'}]}\n",
+      kBase + kFleet + "carbon: {method: hourly, hourly_kg_per_kwh: [0.5, 0.5]}\n",
+      kBase + kFleet + "carbon: {method: derived, kg_per_kwh: 0.5}\n",
+      kBase + kFleet + "control: {channel: {command_loss: 1.5}}\n",
+      kBase + kFleet + "output: {interval: -5m}\n",
+      kBase + kFleet + "sites: [{id: a b, type: office}]\n",
+      kBase + kFleet + "sites: [{id: site-001, type: office}]\n",  // clashes with a generated id
+      kBase + kFleet + "events: [{id: e, start: yesterday, duration: 1h, target_kw: 1}]\n",
+      kBase + kFleet + "events: [{id: e, start: \"2026-07-07T01:00:00+08:00\", duration: 1h, target_kw: 1, "
+                       "announced: \"2026-07-07T02:00:00+08:00\"}]\n",
+  };
+  for (const auto& text : broken) {
+    const std::string e = errors(text);
+    EXPECT_EQ(e.rfind("bad.yaml:", 0), 0u) << "for:\n" << text << "\ngot: " << e;
+  }
 }
 
 TEST(BadScenario, StepsPeriodsAndSyntax) {

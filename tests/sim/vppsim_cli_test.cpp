@@ -165,6 +165,12 @@ TEST(VppsimCli, UsageErrorsExitTwo) {
   EXPECT_EQ(run("bench --sites 0").exit_code, 2);
   EXPECT_EQ(run("bench --step-s 7").exit_code, 2);
   EXPECT_EQ(run("--help").exit_code, 0);
+  // A valid scenario with nowhere to write fails cleanly after the run.
+  const auto unwritable = run("run " + scenario.string() + " --quiet --out /proc/vppsim-cannot-write-here");
+  EXPECT_EQ(unwritable.exit_code, 1);
+  EXPECT_NE(unwritable.output.find("vppsim: cannot create output directory '/proc/vppsim-cannot-write-here'"),
+            std::string::npos)
+      << unwritable.output;
 }
 
 TEST(VppsimCli, BenchPrintsAssetStepsPerSecondLast) {
