@@ -186,6 +186,7 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.deadband_kw = c->number_or("deadband_kw", x.deadband_kw, kNonNegative);
     x.deadband_c = c->number_or("deadband_c", x.deadband_c, kNonNegative);
     x.deadband_pct = c->number_or("deadband_pct", x.deadband_pct, kPercent);
+    x.max_setpoint_offset_c = c->number_or("max_setpoint_offset_c", x.max_setpoint_offset_c, {.greater_than = 0, .max = 10});
   }
   if (auto a = r.map("allocator")) {
     auto& x = s.allocator;

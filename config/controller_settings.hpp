@@ -28,6 +28,7 @@ struct CommandSettings {
   double deadband_kw = 1.0;             // changes smaller than this are not re-sent
   double deadband_c = 0.1;
   double deadband_pct = 1.0;
+  double max_setpoint_offset_c = 4.0;   // BMSs accept demand-response resets of a few K
 };
 
 struct PlanningSettings {

@@ -1,6 +1,7 @@
 #include "controller/core.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -68,8 +69,10 @@ struct Core::Impl {
   };
 
   // What the plan says an asset should do, resolved to indices once per adopted plan.
+  // Shared ownership: a site keeps following its last plan even when its group is re-formed
+  // (an event starts or ends) until the new group's plan arrives.
   struct PlanRef {
-    const optimizer::Plan* plan = nullptr;
+    std::shared_ptr<const optimizer::Plan> plan;
     std::uint64_t plan_id = 0;          // the solve request that produced it
     std::size_t site = 0;
     int kind = -1;  // 0 battery, 1 pv, 2 hvac, 3 flexible
@@ -78,6 +81,7 @@ struct Core::Impl {
 
   struct Control {
     double correction_kw = 0;           // allocator's reduction on top of the plan
+    double hvac_base_kw = 0;            // an HVAC zone's power when its correction began
     TimePoint hold_until{};             // rebound staging: keep the last command until then
     PlanRef plan;
   };
@@ -576,7 +580,7 @@ struct Core::Impl {
           const auto& id = fleet.asset(ai).asset.id;
           auto find = [&](const auto& v, int kind) {
             for (std::size_t k = 0; k < v.size(); ++k) {
-              if (v[k].id == id) c.plan = {r.plan.get(), r.request_id, ps->second, kind, k};
+              if (v[k].id == id) c.plan = {r.plan, r.request_id, ps->second, kind, k};
             }
           };
           find(sp.batteries, 0);
@@ -620,12 +624,33 @@ struct Core::Impl {
     return r;
   }
 
-  // The setpoint an asset should have now: the plan's value for this interval plus the
-  // allocator's correction, or nothing (the device's own default) when neither applies.
-  std::optional<Setpoint> desired(AssetIndex ai, TimePoint now) const {
+  // Each asset has up to two command channels: an HVAC zone takes a setpoint offset (following
+  // the plan's temperature, so its own thermostat handles the fast dynamics) and, independently,
+  // an electric power cap (the allocator's real-time corrections); every other asset has one.
+  // The command tracker is keyed by channel ("slot").
+  static constexpr AssetIndex kChannels = 2;
+  static AssetIndex channel_of(SetpointKind k) { return k == SetpointKind::hvac_power_cap_kw ? 1 : 0; }
+  static AssetIndex slot(AssetIndex ai, AssetIndex channel) { return ai * kChannels + channel; }
+  static AssetIndex slot(AssetIndex ai, SetpointKind k) { return slot(ai, channel_of(k)); }
+  static AssetIndex asset_of(AssetIndex slot) { return slot / kChannels; }
+
+  bool any_in_force(AssetIndex ai, TimePoint now) const {
+    return tracker.in_force(slot(ai, AssetIndex{0}), now) || tracker.in_force(slot(ai, AssetIndex{1}), now);
+  }
+  void forget(AssetIndex ai) {
+    tracker.forget(slot(ai, AssetIndex{0}));
+    tracker.forget(slot(ai, AssetIndex{1}));
+  }
+
+  using Desired = std::array<std::optional<Setpoint>, kChannels>;
+
+  // The setpoints an asset should have now, per channel: the plan's value for this interval
+  // plus the allocator's correction, or nothing (the device's own default) where neither applies.
+  Desired desired(AssetIndex ai, TimePoint now) const {
+    Desired d;
     const auto& a = fleet.asset(ai);
     const Control& c = ai < control.size() ? control[ai] : Control{};
-    const optimizer::Plan* plan = c.plan.plan;
+    const optimizer::Plan* plan = c.plan.plan.get();
     int k = -1;
     if (plan) {
       k = static_cast<int>((now - plan->horizon.start) / plan->horizon.step);
@@ -640,57 +665,44 @@ struct Core::Impl {
     };
     switch (a.asset.kind()) {
       case AssetKind::battery: {
-        if (!plan && corr == 0) return std::nullopt;
+        if (!plan && corr == 0) break;
         const double base = plan && c.plan.kind == 0 ? plan->sites[c.plan.site].batteries[c.plan.index].p_kw[kk] : 0;
-        return sp(SetpointKind::battery_p_kw, base + corr);
+        d[0] = sp(SetpointKind::battery_p_kw, base + corr);
+        break;
       }
       case AssetKind::pv: {
         const auto& spec = *a.asset.get<PvSpec>();
-        double limit = spec.rated_kw;
-        bool curtailing = false;
-        if (plan && c.plan.kind == 1) {
-          const auto& pv = plan->sites[c.plan.site].pv[c.plan.index];
-          const double avail = a.last && !std::isnan(a.last->available_kw) ? a.last->available_kw : spec.rated_kw;
-          // Only a limit well below what the panels give is a curtailment worth commanding.
-          if (pv.limit_kw[kk] < avail - std::max(1.0, 0.02 * spec.rated_kw)) {
-            limit = pv.limit_kw[kk];
-            curtailing = true;
-          }
+        if (!plan || c.plan.kind != 1) break;
+        const auto& pv = plan->sites[c.plan.site].pv[c.plan.index];
+        const double avail = a.last && !std::isnan(a.last->available_kw) ? a.last->available_kw : spec.rated_kw;
+        // Only a limit well below what the panels give is a curtailment worth commanding;
+        // un-curtailing (a correction) reduces import.
+        if (pv.limit_kw[kk] + std::max(0.0, corr) < avail - std::max(1.0, 0.02 * spec.rated_kw)) {
+          d[0] = sp(SetpointKind::pv_limit_kw, pv.limit_kw[kk] + std::max(0.0, corr));
         }
-        if (corr != 0 && curtailing) limit += corr;  // un-curtailing reduces import
-        if (!curtailing) return std::nullopt;
-        return sp(SetpointKind::pv_limit_kw, limit);
+        break;
       }
       case AssetKind::hvac_zone: {
         const auto& hz = *a.asset.get<HvacZoneSpec>();
-        const double p_now = a.last && !std::isnan(a.last->p_kw) ? a.last->p_kw : hz.rated_electric_kw;
         if (plan && c.plan.kind == 2) {
-          const auto& z = plan->sites[c.plan.site].hvac[c.plan.index];
-          const double t_end = z.temp_c[kk];
-          const double e = z.electric_kw[kk];
-          if (t_end < hz.default_setpoint_c - hz.deadband_c / 2 && corr <= 0) {
-            // Pre-cooling: lead the thermostat to the planned temperature.
-            return sp(SetpointKind::hvac_setpoint_offset_c, t_end - hz.default_setpoint_c, "plan pre-cool");
-          }
-          if (t_end > hz.default_setpoint_c + hz.deadband_c / 2 || corr > 0) {
-            // Letting the zone warm: cap the electric power at the plan's value.
-            return sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, e - corr));
-          }
-          return std::nullopt;
+          const double offset = plan->sites[c.plan.site].hvac[c.plan.index].temp_c[kk] - hz.default_setpoint_c;
+          if (std::fabs(offset) >= s.commands.deadband_c) d[0] = sp(SetpointKind::hvac_setpoint_offset_c, offset);
         }
-        if (corr > 0) return sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, p_now - corr));
-        return std::nullopt;
+        if (corr > 0) d[1] = sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, c.hvac_base_kw - corr), "allocator");
+        break;
       }
       case AssetKind::flexible_load: {
         const auto& fl = *a.asset.get<FlexibleLoadSpec>();
         double curtail_kw = plan && c.plan.kind == 3 ? plan->sites[c.plan.site].flexible[c.plan.index].curtail_kw[kk] : 0;
         curtail_kw += corr;
-        if (curtail_kw <= 0) return std::nullopt;
+        if (curtail_kw <= 0) break;
         const double p = a.last && !std::isnan(a.last->p_kw) && a.last->p_kw > 0 ? a.last->p_kw : fl.rated_kw;
-        return sp(SetpointKind::load_curtail_pct, 100 * curtail_kw / std::max(p, 1e-6));
+        d[0] = sp(SetpointKind::load_curtail_pct, 100 * curtail_kw / std::max(p, 1e-6));
+        break;
       }
-      default: return std::nullopt;
+      default: break;
     }
+    return d;
   }
 
   // Sends what changed. `only` limits the pass to some assets (the allocator's shares).
@@ -703,27 +715,27 @@ struct Core::Impl {
       const auto& c = ai < control.size() ? control[ai] : Control{};
       if (now < c.hold_until) {
         // Rebound staging: keep what it has until its stage is released.
-        if (const auto* last = tracker.last(ai); last && !last->rejected) {
-          send(out, ai, Setpoint{last->command.kind, last->command.value, "rebound hold"}, now);
-        }
-        return;
-      }
-      auto d = desired(ai, now);
-      if (!d || !site_available(site, now)) {
-        // Nothing to ask: let a command still in force lapse to the device default, except
-        // HVAC caps and curtailments, which are released explicitly so the building recovers.
-        if (const auto* last = tracker.last(ai); last && tracker.in_force(ai, now)) {
-          const double neutral = neutral_value(a.asset, last->command.kind);
-          if (last->command.value != neutral &&
-              (last->command.kind == SetpointKind::hvac_power_cap_kw || last->command.kind == SetpointKind::load_curtail_pct ||
-               last->command.kind == SetpointKind::hvac_setpoint_offset_c || last->command.kind == SetpointKind::pv_limit_kw ||
-               last->command.kind == SetpointKind::battery_p_kw)) {
-            send(out, ai, Setpoint{last->command.kind, neutral, "release"}, now);
+        for (AssetIndex ch = 0; ch < kChannels; ++ch) {
+          if (const auto* last = tracker.last(slot(ai, ch)); last && !last->rejected) {
+            send(out, ai, Setpoint{last->command.kind, last->command.value, "rebound hold"}, now);
           }
         }
         return;
       }
-      send(out, ai, *d, now);
+      const auto d = site_available(site, now) ? desired(ai, now) : Desired{};
+      for (AssetIndex ch = 0; ch < kChannels; ++ch) {
+        if (d[ch]) {
+          send(out, ai, *d[ch], now);
+          continue;
+        }
+        // Nothing to ask on this channel: release what is still in force, so the device
+        // returns to its own behaviour now rather than when the command expires.
+        const AssetIndex sl = slot(ai, ch);
+        if (const auto* last = tracker.last(sl); last && tracker.in_force(sl, now)) {
+          const double neutral = neutral_value(a.asset, last->command.kind);
+          if (last->command.value != neutral) send(out, ai, Setpoint{last->command.kind, neutral, "release"}, now);
+        }
+      }
     };
     if (only) {
       for (auto ai : *only) one(ai);
@@ -734,7 +746,7 @@ struct Core::Impl {
 
   void send(std::vector<Output>& out, AssetIndex ai, const Setpoint& sp, TimePoint now) {
     const SetpointKind kind = sp.kind;
-    const double value = sp.value;
+    const AssetIndex sl = slot(ai, kind);
     const auto& a = fleet.asset(ai);
     const auto& site = fleet.site(a.site);
     EnvelopeInput in;
@@ -742,19 +754,20 @@ struct Core::Impl {
     in.site = &site;
     in.site_import_kw = fleet.site_import_kw(a.site);
     in.kind = kind;
-    in.requested = value;
-    if (const auto* last = tracker.last(ai); last && last->command.kind == kind) {
+    in.requested = sp.value;
+    if (const auto* last = tracker.last(sl); last && last->command.kind == kind) {
       in.last_sent = last->command.value;
       in.last_sent_at = last->last_sent_at;
     }
     in.now = now;
     in.ttl = s.commands.ttl;
+    in.max_setpoint_offset_c = s.commands.max_setpoint_offset_c;
     const auto env = apply_envelope(in);
     if (!env.allowed) {
       alarm_once(out, Severity::warning, "command_refused", asset_key(site, a), env.refusal);
       return;
     }
-    if (tracker.decide(ai, kind, env.value, now) != SendDecision::send) return;
+    if (tracker.decide(sl, kind, env.value, now) != SendDecision::send) return;
     std::string why = reason(sp, now);
     if (!env.clamps.empty()) {
       ++counters.commands_clamped;
@@ -762,7 +775,7 @@ struct Core::Impl {
       for (std::size_t i = 0; i < env.clamps.size(); ++i) why += (i ? ", " : "") + env.clamps[i];
       why += ")";
     }
-    out.push_back(tracker.issue(ai, site.site.id, a.asset.id, kind, env.value, now, std::move(why)));
+    out.push_back(tracker.issue(sl, site.site.id, a.asset.id, kind, env.value, now, std::move(why)));
     ++counters.commands_sent;
   }
 
@@ -807,10 +820,10 @@ struct Core::Impl {
       case AssetKind::battery: {
         if (std::isnan(a.last->soc_pct)) return f;
         const auto& b = *a.asset.get<BatterySpec>();
-        const auto d = desired(ai, now);
+        const auto d = desired(ai, now)[0];
         const double current = d ? d->value : 0;
         EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), SetpointKind::battery_p_kw, 1e9, std::nullopt, {}, now,
-                         s.commands.ttl};
+                         s.commands.ttl, s.commands.max_setpoint_offset_c};
         const double top = apply_envelope(in).value;
         f.up_kw = std::max(0.0, top - current);
         const double floor_pct = std::max(lim.battery_reserve_pct, b.soc_min_pct);
@@ -822,8 +835,9 @@ struct Core::Impl {
         if (std::isnan(a.last->indoor_temp_c) || std::isnan(a.last->p_kw)) return f;
         const double margin = lim.comfort_max_c - 0.5 - a.last->indoor_temp_c;
         if (margin <= 0) return f;
-        const double p_after = std::max(0.0, a.last->p_kw - std::max(0.0, corr));
-        f.up_kw = p_after * std::min(1.0, margin / 1.5);
+        // Reduction is taken against the power drawn when the first correction was made.
+        const double base = corr > 0 ? ctl(ai).hvac_base_kw : a.last->p_kw;
+        f.up_kw = std::max(0.0, base - corr) * std::min(1.0, margin / 1.5);
         f.cost = s.allocator.comfort_cost_per_c / margin;
         break;
       }
@@ -831,14 +845,14 @@ struct Core::Impl {
         const auto& fl = *a.asset.get<FlexibleLoadSpec>();
         const double site_max = lim.max_curtailment_pct > 0 ? lim.max_curtailment_pct : 100;
         const double p = std::isnan(a.last->p_kw) ? 0 : a.last->p_kw;
-        const auto d = desired(ai, now);
+        const auto d = desired(ai, now)[0];
         const double curtailed = d ? d->value / 100 * p : 0;
         f.up_kw = std::max(0.0, p * std::min(fl.max_curtail_pct, site_max) / 100 - curtailed);
         f.cost = s.planning.curtail_cost_per_kwh;
         break;
       }
       case AssetKind::pv: {
-        const auto d = desired(ai, now);
+        const auto d = desired(ai, now)[0];
         if (!d || std::isnan(a.last->available_kw)) return f;
         f.up_kw = std::max(0.0, a.last->available_kw - d->value);
         f.cost = 0;
@@ -878,7 +892,10 @@ struct Core::Impl {
       }
       double unmet = 0;
       for (const auto& sh : allocate(flex, need, unmet)) {
-        ctl(sh.asset).correction_kw += sh.delta_kw;
+        auto& c = ctl(sh.asset);
+        const auto& a = fleet.asset(sh.asset);
+        if (c.correction_kw <= 0 && a.asset.kind() == AssetKind::hvac_zone) c.hvac_base_kw = a.last->p_kw;
+        c.correction_kw = std::max(0.0, c.correction_kw + sh.delta_kw);
         touched.push_back(sh.asset);
       }
       if (unmet > band) {
@@ -943,7 +960,7 @@ struct Core::Impl {
         const auto& a = fleet.asset(ai);
         if (a.asset.kind() != AssetKind::hvac_zone && a.asset.kind() != AssetKind::flexible_load) continue;
         ctl(ai).correction_kw = 0;
-        if (!tracker.in_force(ai, now)) continue;
+        if (!any_in_force(ai, now)) continue;
         // Stage 0 is released at once; stage k after k gaps.
         ctl(ai).hold_until = now + s.scheduling.rebound_stage_gap * (n % stages);
         ++n;
@@ -1039,7 +1056,7 @@ struct Core::Impl {
                                 "no accepted telemetry for " + format_duration(s.scheduling.offline_after)});
       alarm(out, Severity::warning, "asset_offline", asset_key(site, a), "taken out of the plan; its share is reassigned");
       ctl(ai).correction_kw = 0;
-      tracker.forget(ai);  // no retries into the void; the device reverts when its command expires
+      forget(ai);  // no retries into the void; the device reverts when its command expires
       need_resolve("asset " + asset_key(site, a) + " offline");
     }
     // Re-plan: on request, periodically, when a solve is overdue, or on deviation from plan.
@@ -1064,8 +1081,8 @@ struct Core::Impl {
       ++counters.commands_resent;
       out.push_back(std::move(c));
     }
-    for (auto ai : gave_up) {
-      const auto& a = fleet.asset(ai);
+    for (auto sl : gave_up) {
+      const auto& a = fleet.asset(asset_of(sl));
       alarm(out, Severity::error, "command_unacknowledged", asset_key(fleet.site(a.site), a),
             "no acknowledgement after " + std::to_string(s.commands.max_retries) + " retries");
     }
@@ -1125,7 +1142,7 @@ struct Core::Impl {
       return;
     }
     if (!r.problem.empty()) {
-      const auto& a = fleet.asset(r.asset);
+      const auto& a = fleet.asset(asset_of(r.asset));
       alarm(out, Severity::warning, "command_rejected", asset_key(fleet.site(a.site), a),
             "command " + ack.command_id + " " + r.problem);
     }
@@ -1179,16 +1196,19 @@ struct Core::Impl {
     }
     // Devices revert: release what is in force, then stop tracking.
     for (auto ai : fleet.site(si).assets) {
-      const auto* last = tracker.last(ai);
       const auto& a = fleet.asset(ai);
-      if (last && tracker.in_force(ai, now)) {
-        Command c = tracker.issue(ai, u.site_id, a.asset.id, last->command.kind, neutral_value(a.asset, last->command.kind),
-                                  now, "site unenrolled: release");
-        c.expires = now + s.commands.ack_timeout * (s.commands.max_retries + 1);
-        out.push_back(std::move(c));
-        ++counters.commands_sent;
+      for (AssetIndex ch = 0; ch < kChannels; ++ch) {
+        const AssetIndex sl = slot(ai, ch);
+        const auto* last = tracker.last(sl);
+        if (last && tracker.in_force(sl, now)) {
+          Command c = tracker.issue(sl, u.site_id, a.asset.id, last->command.kind,
+                                    neutral_value(a.asset, last->command.kind), now, "site unenrolled: release");
+          c.expires = now + s.commands.ack_timeout * (s.commands.max_retries + 1);
+          out.push_back(std::move(c));
+          ++counters.commands_sent;
+        }
       }
-      tracker.forget(ai);
+      forget(ai);
       ctl(ai) = Control{};
     }
     fleet.unenrol(u.site_id);
@@ -1228,13 +1248,14 @@ struct Core::Impl {
       // Sent on the holder's behalf, through the same envelope as dispatch.
       const auto& a = fleet.asset(ai);
       const auto& site = fleet.site(a.site);
-      EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), *l.kind, l.value, std::nullopt, {}, now, s.commands.ttl};
+      EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), *l.kind, l.value, std::nullopt, {}, now, s.commands.ttl,
+                       s.commands.max_setpoint_offset_c};
       const auto env = apply_envelope(in);
       if (!env.allowed) {
         alarm(out, Severity::warning, "command_refused", key, env.refusal);
         return;
       }
-      out.push_back(tracker.issue(ai, l.site_id, l.asset_id, *l.kind, env.value, now, "lease " + l.lease.owner));
+      out.push_back(tracker.issue(slot(ai, *l.kind), l.site_id, l.asset_id, *l.kind, env.value, now, "lease " + l.lease.owner));
       ++counters.commands_sent;
     }
   }
@@ -1318,10 +1339,12 @@ std::string Core::describe(TimePoint now) const {
   }
   for (AssetIndex ai = 0; ai < m.fleet.assets().size(); ++ai) {
     const auto& a = m.fleet.asset(ai);
-    const auto* last = m.tracker.last(ai);
-    if (!last) continue;
-    out += "  " + m.fleet.site(a.site).site.id + "/" + a.asset.id + ": " + fmt("%.2f", last->command.value) + " (" +
-           last->command.reason + ")" + (last->acked ? "" : " unacked") + "\n";
+    for (AssetIndex ch = 0; ch < Impl::kChannels; ++ch) {
+      const auto* last = m.tracker.last(Impl::slot(ai, ch));
+      if (!last) continue;
+      out += "  " + m.fleet.site(a.site).site.id + "/" + a.asset.id + ": " + fmt("%.2f", last->command.value) + " (" +
+             last->command.reason + ")" + (last->acked ? "" : " unacked") + "\n";
+    }
   }
   return out;
 }

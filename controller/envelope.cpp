@@ -121,6 +121,7 @@ EnvelopeResult apply_envelope(const EnvelopeInput& in) {
     }
     case SetpointKind::hvac_setpoint_offset_c: {
       const auto& h = *asset.get<HvacZoneSpec>();
+      c.to(-in.max_setpoint_offset_c, in.max_setpoint_offset_c, "offset limit");
       c.to(limits.comfort_min_c - h.default_setpoint_c, limits.comfort_max_c - h.default_setpoint_c, "comfort band");
       break;
     }

@@ -23,6 +23,7 @@ struct EnvelopeInput {
   TimePoint last_sent_at{};
   TimePoint now{};
   Duration ttl{};                        // how long the command may act unsupervised
+  double max_setpoint_offset_c = 4;      // largest setpoint change a BMS is asked for
 };
 
 struct EnvelopeResult {

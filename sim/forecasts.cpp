@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/building_models.hpp"
+#include "sim/kpi.hpp"
 #include "sim/rng.hpp"
 
 namespace vpp::sim {
@@ -39,12 +40,21 @@ ScenarioForecasts::ScenarioForecasts(const WeatherConfig& weather, const Locatio
     e = phi * e + std::sqrt(1 - phi * phi) * rng.normal();
   }
   for (std::size_t i = 0; i < sites.size(); ++i) {
-    double flexible_kw = 0;
+    SiteInfo info{sites[i].type, loads[i], 0, {}, {}};
+    double area = 0;
     for (const auto& a : sites[i].assets) {
-      if (const auto* l = a.get<FlexibleLoadSpec>()) flexible_kw += l->rated_kw;
+      if (const auto* l = a.get<FlexibleLoadSpec>()) {
+        info.flexible_kw += l->rated_kw;
+        info.flexible[a.id] = l->rated_kw;
+      }
       if (const auto* pv = a.get<PvSpec>()) pv_.emplace(sites[i].id + '\x1f' + a.id, *pv);
+      if (const auto* h = a.get<HvacZoneSpec>()) {
+        info.zone_share[a.id] = h->floor_area_m2;
+        area += h->floor_area_m2;
+      }
     }
-    sites_.emplace(sites[i].id, SiteInfo{sites[i].type, loads[i], flexible_kw});
+    for (auto& [id, share] : info.zone_share) share = area > 0 ? share / area : 0;
+    sites_.emplace(sites[i].id, std::move(info));
   }
 }
 
@@ -88,6 +98,39 @@ double ScenarioForecasts::base_load_kw(std::string_view site_id, TimePoint t) co
   const SiteInfo& s = it->second;
   const double occ = occupancy(s.type, lt.hour, lt.iso_weekday);
   return (s.load.base_peak_kw + s.flexible_kw) * (s.load.standby_fraction + (1.0 - s.load.standby_fraction) * occ);
+}
+
+double ScenarioForecasts::flexible_load_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const {
+  const auto it = sites_.find(site_id);
+  if (it == sites_.end()) return 0;
+  const auto f = it->second.flexible.find(asset_id);
+  if (f == it->second.flexible.end()) return 0;
+  const auto lt = local_time(t, utc_offset_);
+  const SiteInfo& s = it->second;
+  const double occ = occupancy(s.type, lt.hour, lt.iso_weekday);
+  return f->second * (s.load.standby_fraction + (1.0 - s.load.standby_fraction) * occ);
+}
+
+double ScenarioForecasts::zone_gains_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const {
+  const auto it = sites_.find(site_id);
+  if (it == sites_.end()) return 0;
+  const SiteInfo& s = it->second;
+  const auto z = s.zone_share.find(asset_id);
+  if (z == s.zone_share.end()) return 0;
+  const auto lt = local_time(t, utc_offset_);
+  const double occ = occupancy(s.type, lt.hour, lt.iso_weekday);
+  // As the fleet model: every electric kW inside ends up as heat, people add their sensible
+  // heat, and the zone's share of the site's solar aperture sees the expected GHI.
+  const double internal = base_load_kw(site_id, t) + s.load.people_gain_kw * occ;
+  return z->second * (internal + s.load.solar_aperture_m2 * expected_ghi_w_m2(t) * 0.001);
+}
+
+bool ScenarioForecasts::occupied(std::string_view site_id, TimePoint t) const {
+  const auto it = sites_.find(site_id);
+  if (it == sites_.end()) return false;
+  const auto lt = local_time(t, utc_offset_);
+  return hvac_scheduled(it->second.type, lt.hour, lt.iso_weekday) &&
+         occupancy(it->second.type, lt.hour, lt.iso_weekday) >= kOccupiedFraction;
 }
 
 }  // namespace vpp::sim

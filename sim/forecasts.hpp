@@ -29,6 +29,9 @@ class ScenarioForecasts final : public Forecasts {
   double expected_ghi_w_m2(TimePoint t) const override;
   double pv_expected_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const override;
   double base_load_kw(std::string_view site_id, TimePoint t) const override;
+  double flexible_load_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const override;
+  double zone_gains_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const override;
+  bool occupied(std::string_view site_id, TimePoint t) const override;
 
  private:
   WeatherConfig weather_;
@@ -40,6 +43,8 @@ class ScenarioForecasts final : public Forecasts {
     BuildingType type;
     SiteLoadModel load;
     double flexible_kw;
+    std::map<std::string, double, std::less<>> flexible;    // asset -> rated kW
+    std::map<std::string, double, std::less<>> zone_share;  // asset -> share of the floor area
   };
   std::map<std::string, SiteInfo, std::less<>> sites_;
   std::map<std::string, PvSpec, std::less<>> pv_;   // "site\x1f" "asset"

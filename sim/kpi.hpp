@@ -80,6 +80,12 @@ struct EventResult {
   double delivered_kwh = 0;
   double delivered_ratio = 0;
   double min_interval_ratio = 0;
+  // Highest fleet import in the hour after the event: with the strategy, and uncontrolled.
+  std::optional<double> rebound_peak_kw;
+  std::optional<double> baseline_rebound_peak_kw;
+  // The strategy's settlement baseline against the uncontrolled run (the true counterfactual)
+  // over the event, in percent of the truth; only for strategies that settle (the controller).
+  std::optional<double> baseline_error_pct;
 };
 
 // Delivery over an event's window from the step averages of the event's sites' aggregate net

@@ -285,7 +285,11 @@ std::string kpis_json(const RunResult& r) {
       << ", \"target_basis\": " << json_string(e.target_basis) << ", \"requested_kwh\": " << json_number(e.requested_kwh, 3)
       << ", \"delivered_kwh\": " << json_number(e.delivered_kwh, 3)
       << ", \"delivered_ratio\": " << json_number(e.delivered_ratio, 6)
-      << ", \"min_interval_ratio\": " << json_number(e.min_interval_ratio, 6) << "}";
+      << ", \"min_interval_ratio\": " << json_number(e.min_interval_ratio, 6)
+      << ", \"rebound_peak_kw\": " << (e.rebound_peak_kw ? json_number(*e.rebound_peak_kw, 3) : "null")
+      << ", \"baseline_rebound_peak_kw\": "
+      << (e.baseline_rebound_peak_kw ? json_number(*e.baseline_rebound_peak_kw, 3) : "null")
+      << ", \"baseline_error_pct\": " << (e.baseline_error_pct ? json_number(*e.baseline_error_pct, 3) : "null") << "}";
   }
   o << (r.events.empty() ? "],\n" : "\n  ],\n");
   o << "  \"baseline\": {\n";
@@ -364,6 +368,16 @@ std::string kpi_table(const RunResult& r) {
     std::snprintf(buf, sizeof buf, "  requested %.1f kWh, delivered %.1f kWh (%.1f %%), worst 15-min interval %.1f %%\n",
                   e.requested_kwh, e.delivered_kwh, 100 * e.delivered_ratio, 100 * e.min_interval_ratio);
     o << buf;
+    if (e.rebound_peak_kw && e.baseline_rebound_peak_kw) {
+      std::snprintf(buf, sizeof buf, "  rebound peak (hour after) %.1f kW, uncontrolled %.1f kW\n", *e.rebound_peak_kw,
+                    *e.baseline_rebound_peak_kw);
+      o << buf;
+    }
+    if (e.baseline_error_pct) {
+      std::snprintf(buf, sizeof buf, "  settlement baseline error against the true counterfactual %+.2f %%\n",
+                    *e.baseline_error_pct);
+      o << buf;
+    }
   }
   return o.str();
 }

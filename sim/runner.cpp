@@ -32,6 +32,7 @@ struct Prepared {
   std::vector<std::size_t> event_k0, event_k1;         // window in steps from start
   bool per_site = true;
   double initial_soc_pct = 50;
+  std::string record_path, outputs_path;
 };
 
 struct PassOutput {
@@ -239,8 +240,7 @@ std::string format_kw(double kw) {
   return buf;
 }
 
-Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::vector<GridSignal>& signals,
-                            const Forecasts* forecasts, const std::function<void(double)>& progress) {
+FleetOptions fleet_options(const Prepared& p) {
   const Scenario& sc = *p.sc;
   FleetOptions fo;
   fo.step = sc.step;
@@ -253,7 +253,72 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
   fo.load_response_delay = sc.devices.load_response_delay;
   fo.albedo = sc.weather.albedo;
   fo.initial_soc_pct = p.initial_soc_pct;
-  auto built = FleetModel::build(p.setup.sites, p.setup.loads, fo);
+  return fo;
+}
+
+// Metered history for customer baselines: the days before the period, simulated uncontrolled
+// on the scenario's weather made cooler by a seeded 0.5-4 K per day (the period's day is the
+// hot one the event was called for), until `history_days` working days are covered. Returns
+// every simulated day, oldest first, as 15-minute averages of each site's net import.
+Result<std::vector<MeteredDay>> simulate_history(const Prepared& p) {
+  const Scenario& sc = *p.sc;
+  std::vector<MeteredDay> days;
+  if (sc.history_days <= 0) return days;
+  const auto offset = std::chrono::minutes(sc.utc_offset_minutes);
+  const auto first_day = std::chrono::floor<std::chrono::days>(sc.start + offset);
+  std::vector<std::chrono::sys_days> calendar;  // newest first
+  int working = 0;
+  for (auto d = first_day - std::chrono::days(1); working < sc.history_days; d -= std::chrono::days(1)) {
+    const std::chrono::weekday wd{d};
+    if (wd != std::chrono::Saturday && wd != std::chrono::Sunday) ++working;
+    calendar.push_back(d);
+  }
+  std::reverse(calendar.begin(), calendar.end());
+  auto built = FleetModel::build(p.setup.sites, p.setup.loads, fleet_options(p));
+  if (!built) return Error{built.error()};
+  FleetModel& fleet = *built;
+  const std::size_t per_day = static_cast<std::size_t>(std::chrono::days(1) / sc.step);
+  const std::size_t per_interval = static_cast<std::size_t>(std::chrono::minutes(15) / sc.step);
+  const std::size_t ns = fleet.site_count();
+  StepInputs in;
+  for (std::size_t i = 0; i < calendar.size(); ++i) {
+    Rng rng(hash3(p.seed, 0x4157'0A1D, i));
+    const double cooler = 0.5 + 3.5 * rng.uniform();
+    WeatherConfig w = sc.weather;
+    w.min_c -= cooler * 0.6;
+    w.max_c -= cooler;
+    for (auto& v : w.hourly_temp_c) v -= cooler;
+    const TimePoint begin = TimePoint{calendar[i].time_since_epoch()} - offset;
+    WeatherSeries series(w, p.setup.locations, begin, sc.step, per_day, sc.utc_offset_minutes, hash3(p.seed, 0xDA75, i));
+    const std::uint64_t noise_offset = (i + 1) * 100'000'000ULL;
+    if (i == 0) {  // warm the building masses up on the first day's weather
+      for (std::size_t k = 0; k < p.warm; ++k) {
+        make_step_inputs(series, k % per_day, noise_offset + 50'000'000ULL, in);
+        fleet.step(in);
+      }
+    }
+    std::vector<MeteredDay> today(ns);
+    for (std::size_t s = 0; s < ns; ++s) {
+      const std::chrono::weekday wd{calendar[i]};
+      today[s] = {p.setup.sites[s].id, calendar[i], wd != std::chrono::Saturday && wd != std::chrono::Sunday,
+                  std::chrono::minutes(15), std::vector<double>(per_day / per_interval, 0.0)};
+    }
+    for (std::size_t k = 0; k < per_day; ++k) {
+      make_step_inputs(series, k, noise_offset, in);
+      fleet.step(in);
+      const auto net = fleet.site_net_kw();
+      for (std::size_t s = 0; s < ns; ++s) today[s].kw[k / per_interval] += net[s] / static_cast<double>(per_interval);
+    }
+    for (auto& d : today) days.push_back(std::move(d));
+  }
+  return days;
+}
+
+Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::vector<GridSignal>& signals,
+                            const Forecasts* forecasts, const std::function<void(double)>& progress,
+                            std::span<const MeteredDay> history = {}) {
+  const Scenario& sc = *p.sc;
+  auto built = FleetModel::build(p.setup.sites, p.setup.loads, fleet_options(p));
   if (!built) return Error{built.error()};
   FleetModel& fleet = *built;
 
@@ -307,6 +372,10 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
     ctx.utc_offset_minutes = sc.utc_offset_minutes;
     ctx.forecasts = forecasts;
     ctx.seed = p.seed;
+    ctx.history = history;
+    ctx.scenario = p.sc;
+    ctx.record_path = p.record_path;
+    ctx.outputs_path = p.outputs_path;
     strategy->start(ctx);
     publish_telemetry(sc.start);
   }
@@ -376,6 +445,8 @@ Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
   p.n = sc.steps();
   p.per_site = opt.per_site_series;
   p.initial_soc_pct = opt.initial_soc_pct;
+  p.record_path = opt.record_path;
+  p.outputs_path = opt.outputs_path;
   if (p.n == 0) return Error{"scenario '" + sc.name + "' has no steps"};
   p.interval_steps = static_cast<std::size_t>(sc.output_interval / sc.step);
   p.intervals = (p.n + p.interval_steps - 1) / p.interval_steps;
@@ -479,18 +550,52 @@ Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
   }
   std::stable_sort(signals.begin(), signals.end(), [](const auto& a, const auto& b) { return a.received < b.received; });
 
-  // Pass 2: the strategy.
+  // Pass 2: the strategy, with metered history if the scenario asks for it.
+  auto history = simulate_history(p);
+  if (!history) return Error{history.error()};
+  if (!history->empty()) {
+    r.notes.push_back("history: " + std::to_string(history->size() / std::max<std::size_t>(1, p.setup.sites.size())) +
+                      " days simulated before the period for baselines (" + std::to_string(sc.history_days) +
+                      " working days)");
+  }
   ScenarioForecasts forecasts(sc.weather, sc.location, sc.utc_offset_minutes, p.setup.sites, p.setup.loads, sc.start,
-                              sc.end(), p.seed);
+                              sc.end() + std::chrono::days(2), p.seed);
   auto run = run_pass(p, strategy->get(), signals, &forecasts,
-                      [&](double f) { progress(0.45 + 0.5 * f, std::string_view(strategy_name)); });
+                      [&](double f) { progress(0.45 + 0.5 * f, std::string_view(strategy_name)); }, *history);
   if (!run) return Error{run.error()};
+  for (auto& note : (*strategy)->finish()) r.notes.push_back(std::move(note));
 
   r.baseline_kpis = compute_kpis(base->totals, price, export_price, intensity, sc.carbon);
   r.kpis = compute_kpis(run->totals, price, export_price, intensity, sc.carbon);
   const std::size_t settlement = std::max<std::size_t>(1, static_cast<std::size_t>(std::chrono::minutes(15) / sc.step));
+  const std::size_t hour_steps = static_cast<std::size_t>(std::chrono::hours(1) / sc.step);
   for (std::size_t e = 0; e < events.size(); ++e) {
     evaluate_event(events[e], base->event_net[e], run->event_net[e], to_seconds(sc.step), settlement);
+    // Rebound: the highest fleet import in the hour after the event, controlled and not.
+    const std::size_t k1 = p.event_k1[e], k2 = std::min(p.n, k1 + hour_steps);
+    if (k1 < k2) {
+      double peak = -INFINITY, base_peak = -INFINITY;
+      for (std::size_t k = k1; k < k2; ++k) {
+        peak = std::max(peak, run->totals.net_kw[k]);
+        base_peak = std::max(base_peak, base->totals.net_kw[k]);
+      }
+      events[e].rebound_peak_kw = peak;
+      events[e].baseline_rebound_peak_kw = base_peak;
+    }
+    // How fair the strategy's settlement baseline is against the true counterfactual.
+    const auto settle = (*strategy)->settlement_baseline_kw(events[e].id);
+    if (!settle.empty()) {
+      double est = 0, truth = 0;
+      const auto& b = base->event_net[e];
+      for (std::size_t i = 0; i < settle.size() && i * settlement < b.size(); ++i) {
+        double t = 0;
+        std::size_t n = 0;
+        for (std::size_t k = i * settlement; k < std::min(b.size(), (i + 1) * settlement); ++k, ++n) t += b[k];
+        truth += t / static_cast<double>(std::max<std::size_t>(1, n));
+        est += settle[i];
+      }
+      if (truth != 0) events[e].baseline_error_pct = 100.0 * (est - truth) / truth;
+    }
   }
   r.events = std::move(events);
   r.channel = run->channel;

@@ -35,6 +35,9 @@ struct RunOptions {
   double initial_soc_pct = 50;
   // A strategy object instead of one from the registry (tests, embedding); its name() is used.
   std::function<std::unique_ptr<Strategy>()> strategy_factory;
+  // Recording of the strategy's inputs and outputs (the controller's; see sim/recording.hpp).
+  std::string record_path;
+  std::string outputs_path;
   // Called now and then with the fraction done (0..1) and the phase.
   std::function<void(double, std::string_view)> progress;
 };

@@ -411,6 +411,7 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
   Diagnostics diag(file_name);
   Scenario sc;
   sc.source_file = file_name;
+  sc.text = text;
   const YAML::Node root = config::parse_yaml(text, diag);
   if (diag.empty()) {
     MapReader r(root, "", diag);
@@ -453,6 +454,16 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
           sc.strategy = *s;
         }
       }
+      if (auto c = r.map("controller")) config::read_controller_settings(*c, sc.controller);
+      if (auto o = r.map("optimizer")) {
+        sc.controller.horizon_steps =
+            static_cast<int>(o->integer("horizon_steps", {.min = 4, .max = 672}).value_or(sc.controller.horizon_steps));
+        sc.controller.interval = o->duration("step", false, std::chrono::minutes(5)).value_or(sc.controller.interval);
+        sc.solver = o->choice("solver", {"decomposed", "clp"}).value_or(sc.solver);
+        sc.controller.scheduling.resolve_period =
+            o->duration("resolve_period", false, std::chrono::minutes(1)).value_or(sc.controller.scheduling.resolve_period);
+      }
+      sc.history_days = static_cast<int>(r.integer("history_days", {.min = 0, .max = 30}).value_or(0));
       if (auto c = r.map("control")) {
         sc.control_period = read_multiple_of(*c, "period", sc.control_period, sc.step, sc.step);
         sc.telemetry_period = read_multiple_of(*c, "telemetry_period", sc.telemetry_period, sc.step, sc.step);
@@ -569,6 +580,7 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
     }
   }
   if (!diag.empty()) return Error{diag.to_string()};
+  sc.controller.utc_offset_minutes = sc.utc_offset_minutes;
   return sc;
 }
 

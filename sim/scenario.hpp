@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/controller_settings.hpp"
 #include "model/result.hpp"
 #include "model/site.hpp"
 #include "model/time.hpp"
@@ -121,6 +122,13 @@ struct Scenario {
   TariffConfig tariff;
   CarbonConfig carbon;
   std::vector<EventConfig> events;
+  // The controller strategy: its settings (the `controller:` section, as in vppd's
+  // configuration), the optimizer it calls, and how many working days of metered history it
+  // starts with (simulated before the period, on cooler days, for customer baselines).
+  controller::Settings controller;
+  std::string solver = "decomposed";     // decomposed | clp
+  int history_days = 0;
+  std::string text;                      // the scenario's YAML, kept for recordings
 
   TimePoint end() const { return start + duration; }
   std::size_t steps() const { return static_cast<std::size_t>(duration / step); }

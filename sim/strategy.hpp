@@ -19,6 +19,8 @@
 
 namespace vpp::sim {
 
+struct Scenario;
+
 // What a strategy may know about the future. Implementations must not leak the simulation's
 // ground truth: the scenario implementation (ScenarioForecasts, forecasts.hpp) uses the
 // weather's deterministic profile plus a seeded forecast error, climatological cloudiness
@@ -34,8 +36,25 @@ class Forecasts {
   virtual double expected_ghi_w_m2(TimePoint t) const = 0;
   // Expected AC output of a PV asset without a limit, kW; 0 for unknown assets.
   virtual double pv_expected_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const = 0;
-  // The site's non-HVAC load as the historical mean for that hour (no noise), kW.
+  // The site's non-HVAC load (flexible loads included) as the historical mean for that hour
+  // (no noise), kW.
   virtual double base_load_kw(std::string_view site_id, TimePoint t) const = 0;
+  // One flexible load's expected consumption without curtailment, kW.
+  virtual double flexible_load_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const = 0;
+  // Heat gains of an HVAC zone (internal: electric loads and people; solar on expected GHI), kW.
+  virtual double zone_gains_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const = 0;
+  // Whether the site is occupied with its HVAC scheduled (comfort applies), from its schedule.
+  virtual bool occupied(std::string_view site_id, TimePoint t) const = 0;
+};
+
+// One site's metered load over a past day, as a utility's meter data would give it: interval
+// averages of the site's net import, local calendar day.
+struct MeteredDay {
+  std::string site_id;
+  std::chrono::sys_days local_day{};
+  bool working_day = true;
+  Duration interval{};
+  std::vector<double> kw;
 };
 
 struct StrategyContext {
@@ -47,6 +66,10 @@ struct StrategyContext {
   int utc_offset_minutes = 0;       // local time of the fleet (tariffs, schedules)
   const Forecasts* forecasts = nullptr;
   std::uint64_t seed = 0;
+  std::span<const MeteredDay> history;  // earlier days, oldest first (empty without history)
+  const Scenario* scenario = nullptr;   // the whole scenario, for strategies with settings
+  std::string record_path;              // where to record the strategy's inputs, if it can
+  std::string outputs_path;             // where to write its output stream, if it can
 };
 
 class Strategy {
@@ -58,6 +81,11 @@ class Strategy {
   // Returned commands leave at `now`; each should carry an expiry.
   virtual std::vector<Command> tick(TimePoint now, std::span<const Telemetry> telemetry,
                                     std::span<const CommandAck> acks, std::span<const GridSignal> signals) = 0;
+  // The strategy's own settlement baseline of an event (fleet kW per 15-minute interval from
+  // the event's start), if it computes one: the runner compares it with the true counterfactual.
+  virtual std::vector<double> settlement_baseline_kw(std::string_view /*event_id*/) const { return {}; }
+  // Called once after the run, for strategies that keep files open or want to add notes.
+  virtual std::vector<std::string> finish() { return {}; }
 };
 
 struct StrategyInfo {

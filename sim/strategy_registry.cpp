@@ -1,8 +1,7 @@
 // The one place that knows every strategy by name (vppsim --strategy NAME, scenario `strategy:`).
-// To add the controller core: write a Strategy that feeds it the tick's messages and returns its
-// commands, and add one line here.
 #include <algorithm>
 
+#include "sim/controller_strategy.hpp"
 #include "sim/strategies.hpp"
 #include "sim/strategy.hpp"
 
@@ -11,6 +10,8 @@ namespace vpp::sim {
 const std::vector<StrategyInfo>& strategies() {
   static const std::vector<StrategyInfo> all = [] {
     std::vector<StrategyInfo> v = {
+        {"controller", "the controller core: rolling-horizon optimizer, real-time allocator, safety envelope",
+         make_controller_strategy},
         {"rule", "pre-cool and shed HVAC, discharge batteries and curtail flexible loads during events",
          make_rule_strategy},
         {"uncontrolled", "no commands: thermostats and battery self-consumption only", make_uncontrolled_strategy},
