@@ -100,18 +100,32 @@ class SiteSolver {
     setup(pr, site, lam);
     const int n = static_cast<int>(chains_.size());
     p.resize(static_cast<std::size_t>(n) * T_, 0.0);
-    double best = site_value(site, p);
-    // Block-coordinate descent over the site's chains; a single chain is solved exactly at once.
-    for (int round = 0; round < (n > 1 ? kMaxRounds : 1); ++round) {
+    // Block-coordinate descent over the site's chains: a chain is re-solved only when another
+    // chain's power changed after its last solve, so a single chain is solved once and sites
+    // whose chains do not interact stop after one confirming solve.
+    changed_at_.assign(n, 0);
+    solved_at_.assign(n, -1);
+    int counter = 0;
+    for (int sweep = 0; sweep < kMaxRounds; ++sweep) {
+      bool any = false;
       for (int c = 0; c < n; ++c) {
+        bool stale = solved_at_[c] < 0;
+        for (int o = 0; o < n && !stale; ++o) stale = o != c && changed_at_[o] > solved_at_[c];
+        if (!stale) continue;
+        double* pc = p.data() + static_cast<std::size_t>(c) * T_;
+        old_.assign(pc, pc + T_);
         solve_chain(site, c, p);
+        solved_at_[c] = ++counter;
+        double diff = 0;
+        for (int t = 0; t < T_; ++t) diff = std::max(diff, std::abs(pc[t] - old_[t]));
+        if (diff > 1e-9) {
+          changed_at_[c] = counter;
+          any = true;
+        }
       }
-      double v = site_value(site, p);
-      bool improved = v < best - 1e-9 * (1.0 + std::abs(best));
-      best = std::min(best, v);
-      if (!improved) break;
+      if (!any) break;
     }
-    if (n == 0) best = site_value(site, p);
+    const double best = site_value(site, p);
     x.resize(T_);
     for (int t = 0; t < T_; ++t) x[t] = allocate(site, t, z(site, p, t), nullptr, nullptr);
     return best;
@@ -665,6 +679,8 @@ class SiteSolver {
   std::vector<double> traj_;
   std::vector<Seg> pieces_, cseg_, vstore_, merged_, bp_;
   std::vector<bool> piece_neg_;
+  std::vector<int> changed_at_, solved_at_;
+  std::vector<double> old_;
   std::vector<int> voff_, coff_;
   std::vector<double> vlo_, vf_, clo_, cf_;
 };
@@ -712,10 +728,47 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
   struct Move {
     double cost;  // model cost per kW of reduction over the interval
     std::size_t site;
-    int kind;     // 0 = shed, 1 = battery, 2 = deferral, 3 = HVAC (cost at the margin)
+    int kind;     // 0 = shed, 1 = battery, 2 = deferral, 3 = HVAC (cost at the margin), 4 = re-timing
     int asset;
   };
   std::vector<Move> moves;
+  // Re-timing a battery's discharge: discharge more at t, less at another interval u whose energy
+  // is cheaper, keeping every SoC between them inside its soft band (the SoC after both is
+  // unchanged). Prices that tie many intervals (a flat peak band) leave the price-coordinated
+  // iterate with discharge in the wrong ones at no cost difference; this move fixes that.
+  struct Retime {
+    int u = -1;
+    double max_kw = 0, cost = 0;
+  };
+  auto best_retime = [&](const SiteProblem& site, const SitePlan& sp, int j, int t) {
+    const auto& b = site.batteries[j];
+    const auto& bp = sp.batteries[j];
+    Retime best;
+    if (b.self_discharge_per_h > 0) return best;  // SoC shifts would decay; not worth the care
+    const double lo = std::max(terms::battery_soft_lo(b), 0.0), hi = std::min(terms::battery_soft_hi(b), b.capacity_kwh);
+    const double room_dis = b.max_discharge_kw - bp.discharge_kw[t];
+    if (room_dis <= 1e-9 || bp.charge_kw[t] > 1e-9) return best;
+    auto consider_u = [&](int u, double margin_kwh) {
+      if (bp.discharge_kw[u] <= 1e-9 || margin_kwh <= 1e-9) return;
+      double kw = std::min({room_dis, bp.discharge_kw[u], margin_kwh * b.discharge_efficiency / h});
+      if (plan.fleet_cap_kw[u]) kw = std::min(kw, *plan.fleet_cap_kw[u] - plan.fleet_import_kw[u]);
+      if (std::isfinite(site.import_limit_kw)) kw = std::min(kw, site.import_limit_kw - sp.import_kw[u]);
+      if (kw <= 1e-9) return;
+      double cost = h * terms::import_cost(g, u);
+      if (best.u < 0 || cost < best.cost) best = {u, kw, cost};
+    };
+    double margin = kInf;  // later u: SoC in [t, u) falls by the moved energy
+    for (int u = t + 1; u < T; ++u) {
+      margin = std::min(margin, bp.soc_kwh[u - 1] - std::min(bp.soc_kwh[u - 1], lo));
+      consider_u(u, margin);
+    }
+    margin = kInf;  // earlier u: SoC in [u, t) rises by it
+    for (int u = t - 1; u >= 0; --u) {
+      margin = std::min(margin, std::max(bp.soc_kwh[u], hi) - bp.soc_kwh[u]);
+      consider_u(u, margin);
+    }
+    return best;
+  };
   for (int t = 0; t < T; ++t) {
     if (!plan.fleet_cap_kw[t]) continue;
     double need = plan.fleet_import_kw[t] - *plan.fleet_cap_kw[t];
@@ -765,6 +818,10 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
           if (zp.temp_c[k] >= z.comfort_max_c[k] - 1e-9) marginal += h * z.discomfort_penalty_per_kh * rise;
         if (z.mode == HvacMode::cooling) moves.push_back({marginal - saving, i, 3, static_cast<int>(j)});
       }
+      for (std::size_t j = 0; j < site.batteries.size(); ++j) {
+        Retime r = best_retime(site, plan.sites[i], static_cast<int>(j), t);
+        if (r.u >= 0) moves.push_back({r.cost - saving, i, 4, static_cast<int>(j)});
+      }
     }
     std::stable_sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) { return a.cost < b.cost; });
     for (const Move& m : moves) {
@@ -813,6 +870,22 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
         zp.electric_kw[t] -= d;
         double rise = gain * d;
         for (int k = t; k < T; ++k, rise *= a) zp.temp_c[k] += rise;
+      } else if (m.kind == 4) {
+        Retime r = best_retime(site, sp, m.asset, t);
+        if (r.u < 0 || r.cost - saving >= penalty) continue;
+        const auto& b = site.batteries[m.asset];
+        auto& bp = sp.batteries[m.asset];
+        take = std::min({need, room, r.max_kw});
+        if (take <= 0) continue;
+        bp.discharge_kw[t] += take;
+        bp.discharge_kw[r.u] -= take;
+        const double e = take * h / b.discharge_efficiency;
+        if (r.u > t)
+          for (int k = t; k < r.u; ++k) bp.soc_kwh[k] -= e;
+        else
+          for (int k = r.u; k < t; ++k) bp.soc_kwh[k] += e;
+        sp.import_kw[r.u] += take;
+        plan.fleet_import_kw[r.u] += take;
       } else {
         const auto& b = site.batteries[m.asset];
         auto& bp = sp.batteries[m.asset];
@@ -995,10 +1068,14 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
       }
     }
     const bool last = iter + 1 >= std::max(1, options.max_iterations);
-    if (coupled && ((iter & (iter - 1)) == 0 || last)) {
-      // Checkpoints at iterations 0, 1, 2, 4, 8, ...: repaired plans from the iterate and the average.
+    if (coupled && (iter < 4 || (iter & (iter - 1)) == 0 || last)) {
+      // Checkpoints at iterations 0-4, 8, 16, ...: repaired plans from the iterate and the average.
       consider(p, lam);
       if (avg_count > 1) consider(avg_p, lam);
+      if (best_p_unrepaired_pending) {
+        consider(best_p, best_lam);
+        best_p_unrepaired_pending = false;
+      }
     }
     double gap = (best_primal - best_bound) / std::max(1.0, std::abs(best_primal));
     if (have_plan) gap = std::min(gap, (best_plan.objective.total - best_bound) / std::max(1.0, std::abs(best_plan.objective.total)));
