@@ -145,7 +145,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--solver", default="decomposed", choices=["clp", "decomposed", "both"],
                     help="vpp solver(s) to run beside HiGHS")
-    ap.add_argument("--clp-method", default="dual", choices=["dual", "barrier"])
+    ap.add_argument("--clp-method", default="dual", choices=["dual", "barrier", "barrier-nocross"])
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                      "..", "build", "bin", "vpp-bench"))
     ap.add_argument("--keep-mps", help="write the MPS here instead of a temporary file")

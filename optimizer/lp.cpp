@@ -272,9 +272,10 @@ Result<Plan> solve_clp(const Problem& problem, const ClpOptions& options) {
 
   auto t1 = std::chrono::steady_clock::now();
   if (options.method == ClpMethod::barrier) {
-    // Barrier with crossover to a basic solution, so duals and setpoints are vertex-exact.
-    model.barrier(true);
-    plan.stats.solver = "clp-barrier";
+    // Barrier, by default with crossover to a basic solution so duals and setpoints are
+    // vertex-exact.
+    model.barrier(options.crossover);
+    plan.stats.solver = options.crossover ? "clp-barrier" : "clp-barrier-nocross";
   } else {
     model.dual();
     plan.stats.solver = "clp-dual";

@@ -13,6 +13,9 @@ enum class ClpMethod { dual_simplex, barrier };
 
 struct ClpOptions {
   ClpMethod method = ClpMethod::dual_simplex;
+  // Barrier only: cross over to a vertex (exact duals and setpoints on their bounds). Without it
+  // the interior solution is optimal to CLP's barrier tolerance and much faster on large fleets.
+  bool crossover = true;
   std::string export_mps;  // when set, the LP is written there (free MPS) before solving
   double max_seconds = 0;  // 0 = no limit
 };
