@@ -526,25 +526,12 @@ class SiteSolver {
       coff_[t] = static_cast<int>(cseg_.size());
       control_cost(t, z0, clo_[t], cf_[t]);
       coff_[t + 1] = static_cast<int>(cseg_.size());
-      // Merge affine(V_t) with C_t.
+      // Merge affine(V_t) with C_t, streamed into the penalty pass below.
       const double a = c.a[t];
-      const int vb = voff_[t], ve = static_cast<int>(vstore_.size());
-      merged_.clear();
-      int i = vb, j = coff_[t];
+      const double inv_a = 1.0 / a;
+      const int ve = static_cast<int>(vstore_.size());
+      int mi = voff_[t], mj = coff_[t];
       const int je = coff_[t + 1];
-      while (i < ve || j < je) {
-        bool take_v;
-        if (i >= ve) take_v = false;
-        else if (j >= je) take_v = true;
-        else take_v = vstore_[i].slope / a <= cseg_[j].slope;
-        if (take_v) {
-          merged_.push_back({vstore_[i].len * a, vstore_[i].slope / a});
-          ++i;
-        } else {
-          merged_.push_back(cseg_[j]);
-          ++j;
-        }
-      }
       double lo = a * vlo_[t] + c.b[t] + clo_[t];
       double f = vf_[t] + cf_[t];
       // State penalties on s_t+1 and hard bounds.
@@ -592,7 +579,14 @@ class SiteSolver {
           vstore_.push_back({len, slope});
         }
       };
-      for (const Seg& sgm : merged_) {
+      while (mi < ve || mj < je) {
+        Seg sgm;
+        if (mj >= je || (mi < ve && vstore_[mi].slope * inv_a <= cseg_[mj].slope)) {
+          sgm = {vstore_[mi].len * a, vstore_[mi].slope * inv_a};
+          ++mi;
+        } else {
+          sgm = cseg_[mj++];
+        }
         double rem = sgm.len;
         while (rem > 0) {
           const double end = pos + rem;
@@ -640,6 +634,7 @@ class SiteSolver {
     double* pc = p.data() + static_cast<std::size_t>(ci) * T;
     for (int t = T - 1; t >= 0; --t) {
       const double a = c.a[t];
+      const double inv_a = 1.0 / a;
       const double lo_w = a * vlo_[t] + c.b[t];
       double d = s - (lo_w + clo_[t]);
       int i = voff_[t], j = coff_[t];
@@ -649,7 +644,7 @@ class SiteSolver {
         bool take_v;
         if (i >= ve) take_v = false;
         else if (j >= je) take_v = true;
-        else take_v = vstore_[i].slope / a <= cseg_[j].slope;
+        else take_v = vstore_[i].slope * inv_a <= cseg_[j].slope;
         double len = take_v ? vstore_[i].len * a : cseg_[j].len;
         double take = std::min(len, d);
         if (take_v) {
@@ -677,7 +672,7 @@ class SiteSolver {
   std::vector<IntervalCost> hcost_;
   Chain chain_;
   std::vector<double> traj_;
-  std::vector<Seg> pieces_, cseg_, vstore_, merged_, bp_;
+  std::vector<Seg> pieces_, cseg_, vstore_, bp_;
   std::vector<bool> piece_neg_;
   std::vector<int> changed_at_, solved_at_;
   std::vector<double> old_;
@@ -1070,8 +1065,11 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
     const bool last = iter + 1 >= std::max(1, options.max_iterations);
     if (coupled && (iter < 4 || (iter & (iter - 1)) == 0 || last)) {
       // Checkpoints at iterations 0-4, 8, 16, ...: repaired plans from the iterate and the average.
+      // best_p is then either this iterate or the average, both just considered, or an older one.
+      const bool best_is_current = best_lam == lam;
       consider(p, lam);
       if (avg_count > 1) consider(avg_p, lam);
+      if (best_is_current) best_p_unrepaired_pending = false;
       if (best_p_unrepaired_pending) {
         consider(best_p, best_lam);
         best_p_unrepaired_pending = false;
@@ -1121,9 +1119,10 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
   }
   plan.stats.iterations = iter;
   if (!have_plan || best_p_unrepaired_pending) consider(best_p, best_lam);
-  plan.sites = std::move(best_plan.sites);
-  plan.coordination_price_per_kwh = std::move(best_plan.coordination_price_per_kwh);
-  finalize_plan(problem, plan);
+  // best_plan is finalized; carry over what solve_decomposed set on plan itself.
+  best_plan.excluded_sites = std::move(plan.excluded_sites);
+  best_plan.stats = plan.stats;
+  plan = std::move(best_plan);
   plan.messages = diagnose(problem);
   plan.stats.solver = "decomposed";
   plan.stats.solve_s = seconds_since(t1);
