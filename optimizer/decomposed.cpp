@@ -200,12 +200,6 @@ class SiteSolver {
     }
   }
 
-  std::size_t chain_count(const SiteProblem& site) const {
-    std::size_t n = site.batteries.size() + site.hvac.size();
-    for (const auto& f : site.flexible) n += terms::shiftable(f) ? 1 : 0;
-    return n;
-  }
-
  private:
   static constexpr int kMaxRounds = 6;
 
@@ -1129,13 +1123,10 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
   plan.stats.lower_bound = best_bound;
   plan.stats.duality_gap = (plan.objective.total - best_bound) / std::max(1.0, std::abs(plan.objective.total));
   plan.stats.status = plan.stats.duality_gap <= options.gap_tolerance ? "converged" : "iteration limit";
-  std::size_t vars = 0;
-  for (const auto* s : active) {
-    SiteSolver tmp;
-    vars += (4 + s->pv.size() + 2 * s->batteries.size() + 2 * s->hvac.size() + s->flexible.size() +
-             tmp.chain_count(*s)) * static_cast<std::size_t>(T);
-  }
-  plan.stats.variables = vars;
+  // The size of the LP it solves (the same LP as solve_clp), for comparison.
+  const LpSize size = lp_size(problem);
+  plan.stats.variables = size.variables;
+  plan.stats.constraints = size.constraints;
   return plan;
 }
 

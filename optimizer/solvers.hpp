@@ -23,6 +23,13 @@ struct ClpOptions {
 // The whole fleet LP in COIN-OR CLP: the reference.
 Result<Plan> solve_clp(const Problem& problem, const ClpOptions& options = {});
 
+// Size of the fleet LP (what solve_clp builds), without building it.
+struct LpSize {
+  std::size_t variables = 0;
+  std::size_t constraints = 0;
+};
+LpSize lp_size(const Problem& problem);
+
 // Writes the fleet LP as free MPS without solving it (for HiGHS and other solvers).
 Result<bool> export_mps(const Problem& problem, const std::string& path);
 

@@ -40,6 +40,9 @@ TEST_P(RandomFleet, DecomposedWithinHalfPercentOfClp) {
   auto dec = solve_decomposed(p);
   ASSERT_TRUE(dec.ok()) << dec.error();
   expect_checked(p, *dec);
+  // Both report the size of the same LP.
+  EXPECT_EQ(dec->stats.variables, ref->stats.variables);
+  EXPECT_EQ(dec->stats.constraints, ref->stats.constraints);
   double gap = (dec->objective.total - ref->objective.total) / std::abs(ref->objective.total);
   EXPECT_LT(gap, 0.005) << "decomposed " << dec->objective.total << " vs CLP " << ref->objective.total;
   // The decomposed lower bound is a true lower bound on CLP's optimum (up to rounding).
