@@ -57,7 +57,11 @@ TEST_P(RandomFleet, DecomposedWithinHalfPercentOfClp) {
 INSTANTIATE_TEST_SUITE_P(Fleets, RandomFleet,
                          ::testing::Values(FleetCase{50, 1, 0.1, 0}, FleetCase{50, 2, 0.3, 0},
                                            FleetCase{120, 3, 0.15, 0.9}, FleetCase{200, 4, 0.0, 0},
-                                           FleetCase{500, 5, 0.1, 0}));
+                                           FleetCase{500, 5, 0.1, 0}),
+                         [](const ::testing::TestParamInfo<FleetCase>& info) {
+                           return "sites" + std::to_string(info.param.sites) + "_seed" +
+                                  std::to_string(info.param.seed);
+                         });
 
 }  // namespace
 }  // namespace vpp::optimizer
