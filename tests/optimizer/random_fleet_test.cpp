@@ -65,3 +65,34 @@ INSTANTIATE_TEST_SUITE_P(Fleets, RandomFleet,
 
 }  // namespace
 }  // namespace vpp::optimizer
+
+namespace vpp::optimizer {
+namespace {
+
+// With one state chain per site (battery, or zone) the site dynamic program is exact: each site on
+// its own, the decomposed solver (no coupling, so one pass) must match CLP's optimum to rounding.
+TEST(RandomFleetSingleChain, DynamicProgramMatchesClpPerSite) {
+  for (int kind = 0; kind < 2; ++kind) {
+    RandomFleetOptions o;
+    o.sites = 15;
+    o.seed = 21 + kind;
+    o.event_fraction = 0;
+    o.hvac_share = kind == 0 ? 0.0 : 1.0;
+    o.battery_share = kind == 0 ? 1.0 : 0.0;
+    o.flexible_share = 0;
+    Problem fleet = random_fleet(o);
+    for (const auto& s : fleet.sites) {
+      Problem one = fleet;
+      one.sites = {s};
+      auto a = solve_clp(one);
+      auto b = solve_decomposed(one);
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_NEAR(b->objective.total, a->objective.total, 1e-7 * std::abs(a->objective.total))
+          << s.id << (kind == 0 ? " (battery)" : " (zone)");
+      EXPECT_TRUE(check(one, *b, 1e-7).ok);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vpp::optimizer
