@@ -91,8 +91,8 @@ int run(const std::vector<std::string>& args) {
     std::fprintf(stderr, "optimizer: --solver must be clp, decomposed or both\n");
     return 2;
   }
-  if (method != "dual" && method != "barrier") {
-    std::fprintf(stderr, "optimizer: --clp-method must be dual or barrier\n");
+  if (method != "dual" && method != "barrier" && method != "barrier-nocross") {
+    std::fprintf(stderr, "optimizer: --clp-method must be dual, barrier or barrier-nocross\n");
     return 2;
   }
   Problem p = random_fleet(fleet);
@@ -106,7 +106,8 @@ int run(const std::vector<std::string>& args) {
   double reference = NAN;
   if (solver != "decomposed") {
     ClpOptions copt;
-    copt.method = method == "barrier" ? ClpMethod::barrier : ClpMethod::dual_simplex;
+    copt.method = method == "dual" ? ClpMethod::dual_simplex : ClpMethod::barrier;
+    copt.crossover = method != "barrier-nocross";
     copt.export_mps = mps;
     auto r = solve_clp(p, copt);
     if (!r) {
@@ -132,7 +133,7 @@ int run(const std::vector<std::string>& args) {
 
 const bool registered = vpp::bench::add(
     {"optimizer",
-     "optimizer --sites N [--steps 96] --solver clp|decomposed|both [--seed S] [--clp-method dual|barrier] "
+     "optimizer --sites N [--steps 96] --solver clp|decomposed|both [--seed S] [--clp-method dual|barrier|barrier-nocross] "
      "[--event FRACTION] [--import-cap FRACTION] [--threads N] [--export-mps FILE]",
      run});
 

@@ -100,18 +100,32 @@ class SiteSolver {
     setup(pr, site, lam);
     const int n = static_cast<int>(chains_.size());
     p.resize(static_cast<std::size_t>(n) * T_, 0.0);
-    double best = site_value(site, p);
-    // Block-coordinate descent over the site's chains; a single chain is solved exactly at once.
-    for (int round = 0; round < (n > 1 ? kMaxRounds : 1); ++round) {
+    // Block-coordinate descent over the site's chains: a chain is re-solved only when another
+    // chain's power changed after its last solve, so a single chain is solved once and sites
+    // whose chains do not interact stop after one confirming solve.
+    changed_at_.assign(n, 0);
+    solved_at_.assign(n, -1);
+    int counter = 0;
+    for (int sweep = 0; sweep < kMaxRounds; ++sweep) {
+      bool any = false;
       for (int c = 0; c < n; ++c) {
+        bool stale = solved_at_[c] < 0;
+        for (int o = 0; o < n && !stale; ++o) stale = o != c && changed_at_[o] > solved_at_[c];
+        if (!stale) continue;
+        double* pc = p.data() + static_cast<std::size_t>(c) * T_;
+        old_.assign(pc, pc + T_);
         solve_chain(site, c, p);
+        solved_at_[c] = ++counter;
+        double diff = 0;
+        for (int t = 0; t < T_; ++t) diff = std::max(diff, std::abs(pc[t] - old_[t]));
+        if (diff > 1e-9) {
+          changed_at_[c] = counter;
+          any = true;
+        }
       }
-      double v = site_value(site, p);
-      bool improved = v < best - 1e-9 * (1.0 + std::abs(best));
-      best = std::min(best, v);
-      if (!improved) break;
+      if (!any) break;
     }
-    if (n == 0) best = site_value(site, p);
+    const double best = site_value(site, p);
     x.resize(T_);
     for (int t = 0; t < T_; ++t) x[t] = allocate(site, t, z(site, p, t), nullptr, nullptr);
     return best;
@@ -184,12 +198,6 @@ class SiteSolver {
         fp.backlog_kwh = s;
       }
     }
-  }
-
-  std::size_t chain_count(const SiteProblem& site) const {
-    std::size_t n = site.batteries.size() + site.hvac.size();
-    for (const auto& f : site.flexible) n += terms::shiftable(f) ? 1 : 0;
-    return n;
   }
 
  private:
@@ -512,25 +520,12 @@ class SiteSolver {
       coff_[t] = static_cast<int>(cseg_.size());
       control_cost(t, z0, clo_[t], cf_[t]);
       coff_[t + 1] = static_cast<int>(cseg_.size());
-      // Merge affine(V_t) with C_t.
+      // Merge affine(V_t) with C_t, streamed into the penalty pass below.
       const double a = c.a[t];
-      const int vb = voff_[t], ve = static_cast<int>(vstore_.size());
-      merged_.clear();
-      int i = vb, j = coff_[t];
+      const double inv_a = 1.0 / a;
+      const int ve = static_cast<int>(vstore_.size());
+      int mi = voff_[t], mj = coff_[t];
       const int je = coff_[t + 1];
-      while (i < ve || j < je) {
-        bool take_v;
-        if (i >= ve) take_v = false;
-        else if (j >= je) take_v = true;
-        else take_v = vstore_[i].slope / a <= cseg_[j].slope;
-        if (take_v) {
-          merged_.push_back({vstore_[i].len * a, vstore_[i].slope / a});
-          ++i;
-        } else {
-          merged_.push_back(cseg_[j]);
-          ++j;
-        }
-      }
       double lo = a * vlo_[t] + c.b[t] + clo_[t];
       double f = vf_[t] + cf_[t];
       // State penalties on s_t+1 and hard bounds.
@@ -578,7 +573,14 @@ class SiteSolver {
           vstore_.push_back({len, slope});
         }
       };
-      for (const Seg& sgm : merged_) {
+      while (mi < ve || mj < je) {
+        Seg sgm;
+        if (mj >= je || (mi < ve && vstore_[mi].slope * inv_a <= cseg_[mj].slope)) {
+          sgm = {vstore_[mi].len * a, vstore_[mi].slope * inv_a};
+          ++mi;
+        } else {
+          sgm = cseg_[mj++];
+        }
         double rem = sgm.len;
         while (rem > 0) {
           const double end = pos + rem;
@@ -626,6 +628,7 @@ class SiteSolver {
     double* pc = p.data() + static_cast<std::size_t>(ci) * T;
     for (int t = T - 1; t >= 0; --t) {
       const double a = c.a[t];
+      const double inv_a = 1.0 / a;
       const double lo_w = a * vlo_[t] + c.b[t];
       double d = s - (lo_w + clo_[t]);
       int i = voff_[t], j = coff_[t];
@@ -635,7 +638,7 @@ class SiteSolver {
         bool take_v;
         if (i >= ve) take_v = false;
         else if (j >= je) take_v = true;
-        else take_v = vstore_[i].slope / a <= cseg_[j].slope;
+        else take_v = vstore_[i].slope * inv_a <= cseg_[j].slope;
         double len = take_v ? vstore_[i].len * a : cseg_[j].len;
         double take = std::min(len, d);
         if (take_v) {
@@ -663,8 +666,10 @@ class SiteSolver {
   std::vector<IntervalCost> hcost_;
   Chain chain_;
   std::vector<double> traj_;
-  std::vector<Seg> pieces_, cseg_, vstore_, merged_, bp_;
+  std::vector<Seg> pieces_, cseg_, vstore_, bp_;
   std::vector<bool> piece_neg_;
+  std::vector<int> changed_at_, solved_at_;
+  std::vector<double> old_;
   std::vector<int> voff_, coff_;
   std::vector<double> vlo_, vf_, clo_, cf_;
 };
@@ -712,10 +717,47 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
   struct Move {
     double cost;  // model cost per kW of reduction over the interval
     std::size_t site;
-    int kind;     // 0 = shed, 1 = battery, 2 = deferral, 3 = HVAC (cost at the margin)
+    int kind;     // 0 = shed, 1 = battery, 2 = deferral, 3 = HVAC (cost at the margin), 4 = re-timing
     int asset;
   };
   std::vector<Move> moves;
+  // Re-timing a battery's discharge: discharge more at t, less at another interval u whose energy
+  // is cheaper, keeping every SoC between them inside its soft band (the SoC after both is
+  // unchanged). Prices that tie many intervals (a flat peak band) leave the price-coordinated
+  // iterate with discharge in the wrong ones at no cost difference; this move fixes that.
+  struct Retime {
+    int u = -1;
+    double max_kw = 0, cost = 0;
+  };
+  auto best_retime = [&](const SiteProblem& site, const SitePlan& sp, int j, int t) {
+    const auto& b = site.batteries[j];
+    const auto& bp = sp.batteries[j];
+    Retime best;
+    if (b.self_discharge_per_h > 0) return best;  // SoC shifts would decay; not worth the care
+    const double lo = std::max(terms::battery_soft_lo(b), 0.0), hi = std::min(terms::battery_soft_hi(b), b.capacity_kwh);
+    const double room_dis = b.max_discharge_kw - bp.discharge_kw[t];
+    if (room_dis <= 1e-9 || bp.charge_kw[t] > 1e-9) return best;
+    auto consider_u = [&](int u, double margin_kwh) {
+      if (bp.discharge_kw[u] <= 1e-9 || margin_kwh <= 1e-9) return;
+      double kw = std::min({room_dis, bp.discharge_kw[u], margin_kwh * b.discharge_efficiency / h});
+      if (plan.fleet_cap_kw[u]) kw = std::min(kw, *plan.fleet_cap_kw[u] - plan.fleet_import_kw[u]);
+      if (std::isfinite(site.import_limit_kw)) kw = std::min(kw, site.import_limit_kw - sp.import_kw[u]);
+      if (kw <= 1e-9) return;
+      double cost = h * terms::import_cost(g, u);
+      if (best.u < 0 || cost < best.cost) best = {u, kw, cost};
+    };
+    double margin = kInf;  // later u: SoC in [t, u) falls by the moved energy
+    for (int u = t + 1; u < T; ++u) {
+      margin = std::min(margin, bp.soc_kwh[u - 1] - std::min(bp.soc_kwh[u - 1], lo));
+      consider_u(u, margin);
+    }
+    margin = kInf;  // earlier u: SoC in [u, t) rises by it
+    for (int u = t - 1; u >= 0; --u) {
+      margin = std::min(margin, std::max(bp.soc_kwh[u], hi) - bp.soc_kwh[u]);
+      consider_u(u, margin);
+    }
+    return best;
+  };
   for (int t = 0; t < T; ++t) {
     if (!plan.fleet_cap_kw[t]) continue;
     double need = plan.fleet_import_kw[t] - *plan.fleet_cap_kw[t];
@@ -765,6 +807,10 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
           if (zp.temp_c[k] >= z.comfort_max_c[k] - 1e-9) marginal += h * z.discomfort_penalty_per_kh * rise;
         if (z.mode == HvacMode::cooling) moves.push_back({marginal - saving, i, 3, static_cast<int>(j)});
       }
+      for (std::size_t j = 0; j < site.batteries.size(); ++j) {
+        Retime r = best_retime(site, plan.sites[i], static_cast<int>(j), t);
+        if (r.u >= 0) moves.push_back({r.cost - saving, i, 4, static_cast<int>(j)});
+      }
     }
     std::stable_sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) { return a.cost < b.cost; });
     for (const Move& m : moves) {
@@ -813,6 +859,22 @@ void repair_shortfall(const Problem& problem, const std::vector<const SiteProble
         zp.electric_kw[t] -= d;
         double rise = gain * d;
         for (int k = t; k < T; ++k, rise *= a) zp.temp_c[k] += rise;
+      } else if (m.kind == 4) {
+        Retime r = best_retime(site, sp, m.asset, t);
+        if (r.u < 0 || r.cost - saving >= penalty) continue;
+        const auto& b = site.batteries[m.asset];
+        auto& bp = sp.batteries[m.asset];
+        take = std::min({need, room, r.max_kw});
+        if (take <= 0) continue;
+        bp.discharge_kw[t] += take;
+        bp.discharge_kw[r.u] -= take;
+        const double e = take * h / b.discharge_efficiency;
+        if (r.u > t)
+          for (int k = t; k < r.u; ++k) bp.soc_kwh[k] -= e;
+        else
+          for (int k = r.u; k < t; ++k) bp.soc_kwh[k] += e;
+        sp.import_kw[r.u] += take;
+        plan.fleet_import_kw[r.u] += take;
       } else {
         const auto& b = site.batteries[m.asset];
         auto& bp = sp.batteries[m.asset];
@@ -995,10 +1057,17 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
       }
     }
     const bool last = iter + 1 >= std::max(1, options.max_iterations);
-    if (coupled && ((iter & (iter - 1)) == 0 || last)) {
-      // Checkpoints at iterations 0, 1, 2, 4, 8, ...: repaired plans from the iterate and the average.
+    if (coupled && (iter < 4 || (iter & (iter - 1)) == 0 || last)) {
+      // Checkpoints at iterations 0-4, 8, 16, ...: repaired plans from the iterate and the average.
+      // best_p is then either this iterate or the average, both just considered, or an older one.
+      const bool best_is_current = best_lam == lam;
       consider(p, lam);
       if (avg_count > 1) consider(avg_p, lam);
+      if (best_is_current) best_p_unrepaired_pending = false;
+      if (best_p_unrepaired_pending) {
+        consider(best_p, best_lam);
+        best_p_unrepaired_pending = false;
+      }
     }
     double gap = (best_primal - best_bound) / std::max(1.0, std::abs(best_primal));
     if (have_plan) gap = std::min(gap, (best_plan.objective.total - best_bound) / std::max(1.0, std::abs(best_plan.objective.total)));
@@ -1044,22 +1113,20 @@ Result<Plan> solve_decomposed(const Problem& problem, const DecomposedOptions& o
   }
   plan.stats.iterations = iter;
   if (!have_plan || best_p_unrepaired_pending) consider(best_p, best_lam);
-  plan.sites = std::move(best_plan.sites);
-  plan.coordination_price_per_kwh = std::move(best_plan.coordination_price_per_kwh);
-  finalize_plan(problem, plan);
+  // best_plan is finalized; carry over what solve_decomposed set on plan itself.
+  best_plan.excluded_sites = std::move(plan.excluded_sites);
+  best_plan.stats = plan.stats;
+  plan = std::move(best_plan);
   plan.messages = diagnose(problem);
   plan.stats.solver = "decomposed";
   plan.stats.solve_s = seconds_since(t1);
   plan.stats.lower_bound = best_bound;
   plan.stats.duality_gap = (plan.objective.total - best_bound) / std::max(1.0, std::abs(plan.objective.total));
   plan.stats.status = plan.stats.duality_gap <= options.gap_tolerance ? "converged" : "iteration limit";
-  std::size_t vars = 0;
-  for (const auto* s : active) {
-    SiteSolver tmp;
-    vars += (4 + s->pv.size() + 2 * s->batteries.size() + 2 * s->hvac.size() + s->flexible.size() +
-             tmp.chain_count(*s)) * static_cast<std::size_t>(T);
-  }
-  plan.stats.variables = vars;
+  // The size of the LP it solves (the same LP as solve_clp), for comparison.
+  const LpSize size = lp_size(problem);
+  plan.stats.variables = size.variables;
+  plan.stats.constraints = size.constraints;
   return plan;
 }
 

@@ -14,6 +14,7 @@
 #include <coin/CoinError.hpp>
 #include <coin/CoinPackedMatrix.hpp>
 
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -246,6 +247,32 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+LpSize lp_size(const Problem& p) {
+  // Mirrors build(): the column and row blocks per site and asset, then the coupling.
+  const std::size_t T = static_cast<std::size_t>(std::max(p.horizon.steps, 0));
+  LpSize n;
+  for (const auto& site : p.sites) {
+    if (site.excluded) continue;
+    n.variables += 4 * T + site.pv.size() * T;
+    n.constraints += T;
+    for (const auto& b : site.batteries) {
+      n.variables += 5 * T + (b.terminal_soc_kwh ? 1 : 0);
+      n.constraints += 3 * T + (b.terminal_soc_kwh ? 1 : 0);
+    }
+    n.variables += 4 * T * site.hvac.size();
+    n.constraints += 3 * T * site.hvac.size();
+    for (const auto& f : site.flexible) {
+      n.variables += T + (terms::shiftable(f) ? 3 * T : 0);
+      n.constraints += terms::shiftable(f) ? T : 0;
+    }
+  }
+  for (const auto& c : fleet_cap_kw(p)) {
+    n.variables += c ? 1 : 0;
+    n.constraints += c ? 1 : 0;
+  }
+  return n;
+}
+
 Result<bool> export_mps(const Problem& problem, const std::string& path) {
   if (auto v = validate(problem); !v) return Error{v.error()};
   Built b = build(problem);
@@ -266,15 +293,17 @@ Result<Plan> solve_clp(const Problem& problem, const ClpOptions& options) {
   plan.stats.build_s = seconds_since(t0);
   plan.stats.variables = b.lp.obj.size();
   plan.stats.constraints = b.lp.row_lb.size();
+  assert(plan.stats.variables == lp_size(problem).variables && plan.stats.constraints == lp_size(problem).constraints);
   if (!options.export_mps.empty())
     if (auto w = write_mps(model, options.export_mps); !w) return Error{w.error()};
   if (options.max_seconds > 0) model.setMaximumSeconds(options.max_seconds);
 
   auto t1 = std::chrono::steady_clock::now();
   if (options.method == ClpMethod::barrier) {
-    // Barrier with crossover to a basic solution, so duals and setpoints are vertex-exact.
-    model.barrier(true);
-    plan.stats.solver = "clp-barrier";
+    // Barrier, by default with crossover to a basic solution so duals and setpoints are
+    // vertex-exact.
+    model.barrier(options.crossover);
+    plan.stats.solver = options.crossover ? "clp-barrier" : "clp-barrier-nocross";
   } else {
     model.dual();
     plan.stats.solver = "clp-dual";

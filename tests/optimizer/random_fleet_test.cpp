@@ -40,6 +40,9 @@ TEST_P(RandomFleet, DecomposedWithinHalfPercentOfClp) {
   auto dec = solve_decomposed(p);
   ASSERT_TRUE(dec.ok()) << dec.error();
   expect_checked(p, *dec);
+  // Both report the size of the same LP.
+  EXPECT_EQ(dec->stats.variables, ref->stats.variables);
+  EXPECT_EQ(dec->stats.constraints, ref->stats.constraints);
   double gap = (dec->objective.total - ref->objective.total) / std::abs(ref->objective.total);
   EXPECT_LT(gap, 0.005) << "decomposed " << dec->objective.total << " vs CLP " << ref->objective.total;
   // The decomposed lower bound is a true lower bound on CLP's optimum (up to rounding).
@@ -54,7 +57,42 @@ TEST_P(RandomFleet, DecomposedWithinHalfPercentOfClp) {
 INSTANTIATE_TEST_SUITE_P(Fleets, RandomFleet,
                          ::testing::Values(FleetCase{50, 1, 0.1, 0}, FleetCase{50, 2, 0.3, 0},
                                            FleetCase{120, 3, 0.15, 0.9}, FleetCase{200, 4, 0.0, 0},
-                                           FleetCase{500, 5, 0.1, 0}));
+                                           FleetCase{500, 5, 0.1, 0}),
+                         [](const ::testing::TestParamInfo<FleetCase>& info) {
+                           return "sites" + std::to_string(info.param.sites) + "_seed" +
+                                  std::to_string(info.param.seed);
+                         });
+
+}  // namespace
+}  // namespace vpp::optimizer
+
+namespace vpp::optimizer {
+namespace {
+
+// With one state chain per site (battery, or zone) the site dynamic program is exact: each site on
+// its own, the decomposed solver (no coupling, so one pass) must match CLP's optimum to rounding.
+TEST(RandomFleetSingleChain, DynamicProgramMatchesClpPerSite) {
+  for (int kind = 0; kind < 2; ++kind) {
+    RandomFleetOptions o;
+    o.sites = 15;
+    o.seed = 21 + kind;
+    o.event_fraction = 0;
+    o.hvac_share = kind == 0 ? 0.0 : 1.0;
+    o.battery_share = kind == 0 ? 1.0 : 0.0;
+    o.flexible_share = 0;
+    Problem fleet = random_fleet(o);
+    for (const auto& s : fleet.sites) {
+      Problem one = fleet;
+      one.sites = {s};
+      auto a = solve_clp(one);
+      auto b = solve_decomposed(one);
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_NEAR(b->objective.total, a->objective.total, 1e-7 * std::abs(a->objective.total))
+          << s.id << (kind == 0 ? " (battery)" : " (zone)");
+      EXPECT_TRUE(check(one, *b, 1e-7).ok);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace vpp::optimizer
