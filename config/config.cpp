@@ -217,6 +217,8 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.curtail_cost_per_kwh = p->number_or("curtail_cost_per_kwh", x.curtail_cost_per_kwh, kNonNegative);
     x.unoccupied_comfort_relax_c = p->number_or("unoccupied_comfort_relax_c", x.unoccupied_comfort_relax_c, {.min = 0, .max = 15});
     x.solve_timeout = p->duration("solve_timeout", false, std::chrono::seconds(1)).value_or(x.solve_timeout);
+    x.zone_capacitance_factor = p->number_or("zone_capacitance_factor", x.zone_capacitance_factor, kFraction);
+    x.peak_guard = p->boolean("peak_guard").value_or(x.peak_guard);
   }
   if (auto b = r.map("baseline")) {
     auto& x = s.baseline;

@@ -38,6 +38,14 @@ struct PlanningSettings {
   double comfort_penalty_per_kw_kh = 2.0;   // per degC-hour outside the band, per kW of HVAC rating
   double curtail_cost_per_kwh = 1.5;        // value of shed flexible load
   double unoccupied_comfort_relax_c = 4.0;  // comfort band widened by this outside occupancy
+  // Share of a zone's enrolled heat capacity the planner counts on. A thermostat controls the
+  // air; the building mass behind it follows with a time constant of hours (ISO 13790 5R1C:
+  // h_ms = 9.1 W/(m2 K) x A_m against 110-260 kJ/(K m2) gives 1-3 h), so over the 15-minute to
+  // 2-hour moves a plan makes only part of the mass takes part.
+  double zone_capacitance_factor = 0.4;
+  // Around an event, keep the group's import under the highest it would draw left alone, so
+  // preparing for the event (pre-cooling, recharging) does not make a new peak.
+  bool peak_guard = true;
   Duration solve_timeout = std::chrono::minutes(2);  // re-request if no result by then
 };
 

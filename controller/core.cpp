@@ -111,6 +111,11 @@ struct Core::Impl {
   std::vector<Control> control;                      // per asset
   std::map<std::string, Group> groups;
   std::map<std::string, Settlement> settlements;     // per event
+  // Per event: what the plan in force when the event arrived expected the participating sites
+  // to import over its window (fleet kW per interval; NaN where no plan covered it). The event
+  // asks for a reduction below what the plant would otherwise have done, so this, not the
+  // settlement baseline (which the plant's own all-day optimisation biases), sets the target.
+  std::map<std::string, std::vector<double>> reference_kw;
   std::map<std::string, std::string> alarm_state;    // subject -> last reported reason
   std::uint64_t next_request = 0;
   bool resolve_needed = false;
@@ -278,10 +283,12 @@ struct Core::Impl {
       if (e->event.import_cap_kw) {
         c = *e->event.import_cap_kw;
       } else {
-        const auto it = settlements.find(e->event.event_id);
+        const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
         double base = 0;
-        if (it != settlements.end()) {
-          const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
+        const auto ref = reference_kw.find(e->event.event_id);
+        if (ref != reference_kw.end() && k < ref->second.size() && !std::isnan(ref->second[k])) {
+          base = ref->second[k];
+        } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
           base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
         }
         c = base - *e->event.target_reduction_kw * (1 + s.planning.delivery_margin);
@@ -293,6 +300,56 @@ struct Core::Impl {
       }
     }
     return best;
+  }
+
+  // What a site would import at interval start `t` left alone: its forecast base and flexible
+  // load, HVAC holding the default setpoint in steady state (1R1C: (gains + (T_out - T_set)/R)
+  // / COP, within the plant's rating, none when the plant is scheduled off), less forecast PV.
+  // The batteries' own self-consumption is left out. nullopt without a forecast.
+  std::optional<double> counterfactual_kw(SiteIndex si, TimePoint t) const {
+    const Forecast* f = forecast.get();
+    if (!f || f->outdoor_temp_c.empty()) return std::nullopt;
+    const auto& site = fleet.site(si);
+    const auto it = f->sites.find(site.site.id);
+    if (it == f->sites.end()) return std::nullopt;
+    const SiteForecast& sf = it->second;
+    const auto k = (t - f->start) / f->step;
+    if (k < 0 || k >= static_cast<std::int64_t>(f->outdoor_temp_c.size())) return std::nullopt;
+    const auto kk = static_cast<std::size_t>(k);
+    auto at = [&](const std::vector<double>& v) { return kk < v.size() ? v[kk] : 0.0; };
+    double kw = at(sf.base_load_kw);
+    for (const auto& [id, v] : sf.flexible_kw) kw += at(v);
+    for (const auto& [id, v] : sf.pv_kw) kw -= at(v);
+    const bool plant = sf.hvac_available.empty() || (kk < sf.hvac_available.size() && sf.hvac_available[kk]);
+    for (const auto& a : site.site.assets) {
+      const auto* hz = a.get<HvacZoneSpec>();
+      if (!hz || !plant) continue;
+      const auto g = sf.gains_kw.find(a.id);
+      const double gains = g == sf.gains_kw.end() ? 0.0 : at(g->second);
+      const double t_out = f->outdoor_temp_c[kk];
+      const double cooling = gains + (t_out - hz->default_setpoint_c) / hz->thermal_resistance_k_per_kw;
+      kw += std::clamp(cooling / cooling_cop(hz->rated_cop, t_out), 0.0, hz->rated_electric_kw);
+    }
+    return kw;
+  }
+
+  // The reference import of an event's sites over its window: the model counterfactual where a
+  // forecast covers it, else NaN (the settlement baseline stands in). The event asks for a
+  // reduction below what the sites would otherwise import; the settlement baseline, built from
+  // other days, is biased by the weather and by the plant's own all-day optimisation, so it
+  // settles the event but does not steer it.
+  void capture_reference(const EventRecord& e) {
+    const int n = static_cast<int>((e.event.end() - interval_floor(e.event.start) + s.interval - Duration(1)) / s.interval);
+    std::vector<double> ref(static_cast<std::size_t>(n), 0.0);
+    for (SiteIndex si = 0; si < fleet.sites().size(); ++si) {
+      if (!participates(e, fleet.site(si))) continue;
+      for (int k = 0; k < n; ++k) {
+        auto& v = ref[static_cast<std::size_t>(k)];
+        const auto c = counterfactual_kw(si, interval_floor(e.event.start) + s.interval * k + s.interval / 2);
+        v = c ? v + *c : NAN;
+      }
+    }
+    reference_kw[e.event.event_id] = std::move(ref);
   }
 
   // Baselines are computed when an event is first planned for and frozen when it starts, so
@@ -421,7 +478,7 @@ struct Core::Impl {
           optimizer::HvacZone z;
           z.id = a.asset.id;
           z.r_k_per_kw = hz.thermal_resistance_k_per_kw;
-          z.c_kwh_per_k = hz.thermal_capacitance_kwh_per_k;
+          z.c_kwh_per_k = hz.thermal_capacitance_kwh_per_k * s.planning.zone_capacitance_factor;
           z.temp_c = a.last->indoor_temp_c;
           z.max_electric_kw = hz.rated_electric_kw;
           z.outdoor_temp_c = series(&f->outdoor_temp_c, 30);
@@ -429,15 +486,19 @@ struct Core::Impl {
           z.cop.resize(static_cast<std::size_t>(T));
           z.comfort_min_c.resize(static_cast<std::size_t>(T));
           z.comfort_max_c.resize(static_cast<std::size_t>(T));
+          const auto flag = [&](const std::vector<std::uint8_t>& v, int t) {
+            if (v.empty() || !f || t < 0) return true;
+            const auto k = (h.start + h.step * t - f->start) / f->step;
+            return k < 0 || k >= static_cast<std::int64_t>(v.size()) || v[static_cast<std::size_t>(k)] != 0;
+          };
+          if (sf && !sf->hvac_available.empty()) {
+            z.plant_available.resize(static_cast<std::size_t>(T));
+            for (int t = 0; t < T; ++t) z.plant_available[static_cast<std::size_t>(t)] = flag(sf->hvac_available, t) ? 1 : 0;
+          }
           for (int t = 0; t < T; ++t) {
             const auto k = static_cast<std::size_t>(t);
             z.cop[k] = cooling_cop(hz.rated_cop, z.outdoor_temp_c[k]);
-            bool occupied = true;
-            if (sf && !sf->occupied.empty()) {
-              if (auto o = forecast_at(f, std::vector<double>(sf->occupied.begin(), sf->occupied.end()), h.start + h.step * t)) {
-                occupied = *o > 0.5;
-              }
-            }
+            const bool occupied = !sf || flag(sf->occupied, t);
             const double relax = occupied ? 0 : s.planning.unoccupied_comfort_relax_c;
             z.comfort_min_c[k] = lim.comfort_min_c - relax;
             z.comfort_max_c[k] = lim.comfort_max_c + relax;
@@ -500,6 +561,22 @@ struct Core::Impl {
     sig.shortfall_penalty_per_kwh = s.planning.shortfall_penalty_per_kwh;
     bool coupled = false;
     std::vector<std::optional<double>> caps(static_cast<std::size_t>(T));
+    // Outside its events a coupled group should not make a new peak getting ready for them
+    // (pre-cooling, recharging): its import stays under the highest the sites would draw left
+    // alone over the horizon.
+    std::optional<double> guard;
+    if (key != kFreeGroup && s.planning.peak_guard) {
+      for (int t = 0; t < T; ++t) {
+        double sum = 0;
+        bool all = true;
+        for (auto si : sites) {
+          const auto c = counterfactual_kw(si, p->horizon.start + s.interval * t + s.interval / 2);
+          all = all && c.has_value();
+          sum += c.value_or(0);
+        }
+        if (all && !sites.empty()) guard = std::max(guard.value_or(sum), sum);
+      }
+    }
     for (int t = 0; t < T; ++t) {
       const auto k = static_cast<std::size_t>(t);
       const auto ts = p->horizon.start + s.interval * t;
@@ -509,6 +586,7 @@ struct Core::Impl {
       sig.carbon_kg_per_kwh[k] = carbon ? held_series_value(carbon->intensity_kg_per_kwh, ts, 0) : 0;
       if (key != kFreeGroup) {
         caps[k] = ceiling(key, ts);
+        if (!caps[k]) caps[k] = guard;
         coupled = coupled || caps[k].has_value();
       }
     }
@@ -804,7 +882,9 @@ struct Core::Impl {
     return t;
   }
 
-  Flex flex_of(AssetIndex ai, TimePoint now) {
+  // `event_end`: when the event the asset is serving ends, so energy-limited assets spread what
+  // they hold over the rest of it instead of spending it at the start.
+  Flex flex_of(AssetIndex ai, TimePoint now, std::optional<TimePoint> event_end) {
     Flex f;
     f.asset = ai;
     const auto& a = fleet.asset(ai);
@@ -818,15 +898,23 @@ struct Core::Impl {
     f.down_kw = std::max(0.0, corr);
     switch (a.asset.kind()) {
       case AssetKind::battery: {
+        // A battery may also give back the plan's own discharge: energy not needed now is
+        // energy for the rest of the event.
+        if (const auto d = desired(ai, now)[0]) f.down_kw = std::max(0.0, d->value);
         if (std::isnan(a.last->soc_pct)) return f;
         const auto& b = *a.asset.get<BatterySpec>();
         const auto d = desired(ai, now)[0];
         const double current = d ? d->value : 0;
         EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), SetpointKind::battery_p_kw, 1e9, std::nullopt, {}, now,
                          s.commands.ttl, s.commands.max_setpoint_offset_c};
-        const double top = apply_envelope(in).value;
-        f.up_kw = std::max(0.0, top - current);
+        double top = apply_envelope(in).value;
         const double floor_pct = std::max(lim.battery_reserve_pct, b.soc_min_pct);
+        if (event_end && *event_end > now) {
+          const double hours_left = to_seconds(*event_end - now) / 3600;
+          const double energy_kwh = std::max(0.0, (a.last->soc_pct - floor_pct) / 100 * b.capacity_kwh * b.discharge_efficiency);
+          top = std::min(top, energy_kwh / hours_left);
+        }
+        f.up_kw = std::max(0.0, top - current);
         const double margin = std::max(0.01, (a.last->soc_pct - floor_pct) / 100);
         f.cost = s.allocator.battery_cost_per_kwh * (1 + 0.1 / margin);
         break;
@@ -884,9 +972,13 @@ struct Core::Impl {
       const double need = (immediate ? 1.0 : s.allocator.gain) * e;
       std::vector<Flex> flex;
       std::vector<AssetIndex> touched;
+      std::optional<TimePoint> event_end;
+      for (const auto* e : group_events(key, now, now + Duration(1))) {
+        if (e->state == EventState::active) event_end = event_end ? std::min(*event_end, e->event.end()) : e->event.end();
+      }
       for (auto si : g.sites) {
         for (auto ai : fleet.site(si).assets) {
-          auto f = flex_of(ai, now);
+          auto f = flex_of(ai, now, event_end);
           if (f.up_kw > 0 || f.down_kw > 0) flex.push_back(f);
         }
       }
@@ -895,7 +987,8 @@ struct Core::Impl {
         auto& c = ctl(sh.asset);
         const auto& a = fleet.asset(sh.asset);
         if (c.correction_kw <= 0 && a.asset.kind() == AssetKind::hvac_zone) c.hvac_base_kw = a.last->p_kw;
-        c.correction_kw = std::max(0.0, c.correction_kw + sh.delta_kw);
+        c.correction_kw += sh.delta_kw;
+        if (a.asset.kind() != AssetKind::battery) c.correction_kw = std::max(0.0, c.correction_kw);
         touched.push_back(sh.asset);
       }
       if (unmet > band) {
@@ -927,6 +1020,7 @@ struct Core::Impl {
         stage_rebound(*rec, now);
         need_resolve("event " + t.event_id + " " + std::string(to_string(t.to)));
       } else if (t.to == EventState::scheduled || (t.from && *t.from == t.to)) {
+        if (t.to == EventState::scheduled && !reference_kw.count(t.event_id)) capture_reference(*rec);
         if (t.from && *t.from == t.to) {
           // A modification: baselines and requests follow the new window.
           auto it = settlements.find(t.event_id);
@@ -1275,6 +1369,10 @@ struct Core::Impl {
     const bool first = !forecast;
     forecast = f.forecast;
     if (first) need_resolve("first forecast");
+    // References follow the forecast until their event starts, then stay as they were.
+    for (const auto& [id, rec] : book.all()) {
+      if (rec.state == EventState::scheduled && rec.event.target_reduction_kw) capture_reference(rec);
+    }
   }
 
   void on(const MeterHistory& h, std::vector<Output>& out, TimePoint) {
@@ -1333,7 +1431,16 @@ std::string Core::describe(TimePoint now) const {
     out += "group " + key + ": " + std::to_string(g.sites.size()) + " sites";
     if (auto t = m.ceiling(key, m.interval_floor(now))) out += fmt(", target %.1f kW", *t);
     if (auto mv = m.measured(g.sites)) out += fmt(", measured %.1f kW", *mv);
-    if (g.plan) out += ", plan of " + format_utc(g.plan->horizon.start);
+    if (g.plan) {
+      out += ", plan of " + format_utc(g.plan->horizon.start);
+      const auto k = (now - g.plan->horizon.start) / g.plan->horizon.step;
+      if (k >= 0 && k < g.plan->horizon.steps) {
+        out += fmt(" expecting %.1f kW", g.plan->fleet_import_kw[static_cast<std::size_t>(k)]);
+        if (g.plan->shortfall_kw[static_cast<std::size_t>(k)] > 0) {
+          out += fmt(" (shortfall %.1f kW)", g.plan->shortfall_kw[static_cast<std::size_t>(k)]);
+        }
+      }
+    }
     if (g.pending) out += ", solve " + std::to_string(g.pending) + " pending";
     out += "\n";
   }

@@ -39,6 +39,7 @@ struct SiteForecast {
   std::map<std::string, std::vector<double>> gains_kw;     // per HVAC zone: solar + internal gains
   std::map<std::string, std::vector<double>> flexible_kw;  // per flexible load: its consumption
   std::vector<std::uint8_t> occupied;                      // comfort applies where 1 (empty: always)
+  std::vector<std::uint8_t> hvac_available;                // the plant may run where 1 (empty: always)
 };
 
 struct Forecast {

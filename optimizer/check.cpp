@@ -86,7 +86,7 @@ class Checker {
         const double decay = std::exp(-h / tau_h);
         double temp = z.temp_c;
         for (int t = 0; t < T; ++t) {
-          within(zp.electric_kw[t], 0, z.max_electric_kw, "HVAC power", t);
+          within(zp.electric_kw[t], 0, z.max_electric_at(t), "HVAC power", t);
           double q_kw = z.gains_kw[t] + (z.mode == HvacMode::cooling ? -1.0 : 1.0) * z.cop[t] * zp.electric_kw[t];
           double t_eq = z.outdoor_temp_c[t] + z.r_k_per_kw * q_kw;
           temp = t_eq + (temp - t_eq) * decay;

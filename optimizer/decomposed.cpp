@@ -404,7 +404,7 @@ class SiteSolver {
         c.b[t] = terms::hvac_drift(zn, a, t);
         c.kpos[t] = c.kneg[t] = terms::hvac_gain(zn, a, t);
         c.pmin[t] = 0;
-        c.pmax[t] = zn.max_electric_kw;
+        c.pmax[t] = zn.max_electric_at(t);
         c.soft_lo[t] = zn.comfort_min_c[t];
         c.soft_hi[t] = zn.comfort_max_c[t];
       }

@@ -146,7 +146,7 @@ Built build(const Problem& p) {
       SiteCols::Zone zc;
       const double a = terms::hvac_decay(z, h);
       zc.p = static_cast<int>(lp.obj.size());
-      for (int t = 0; t < T; ++t) lp.col(0, z.max_electric_kw, 0);
+      for (int t = 0; t < T; ++t) lp.col(0, z.max_electric_at(t), 0);
       zc.temp = static_cast<int>(lp.obj.size());
       for (int t = 0; t < T; ++t) lp.col(-kInf, kInf, 0);
       for (int t = 0; t < T; ++t) {

@@ -227,9 +227,10 @@ std::vector<std::string> diagnose(const Problem& problem) {
         }
         // Full HVAC effort from the start: if even that leaves the band, the band is narrower than
         // the plant can hold.
-        temp = decay * temp + terms::hvac_drift(z, decay, t) + terms::hvac_gain(z, decay, t) * z.max_electric_kw;
+        temp = decay * temp + terms::hvac_drift(z, decay, t) + terms::hvac_gain(z, decay, t) * z.max_electric_at(t);
         bool miss = z.mode == HvacMode::cooling ? temp > z.comfort_max_c[t] + 1e-9 : temp < z.comfort_min_c[t] - 1e-9;
-        if (!told_hold && miss && !(z.temp_c > z.comfort_max_c[0] || z.temp_c < z.comfort_min_c[0])) {
+        if (!told_hold && miss && z.max_electric_at(t) > 0 &&
+            !(z.temp_c > z.comfort_max_c[0] || z.temp_c < z.comfort_min_c[0])) {
           out.push_back(a + fmt(": the comfort band cannot be held at interval %.0f: at full %.1f kW the zone "
                                 "reaches %.2f C",
                                 t, z.max_electric_kw, temp));

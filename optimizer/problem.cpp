@@ -176,6 +176,10 @@ Result<bool> validate(const Problem& p) {
       series(c, aw, "cop", z.cop, T, false, 0.05, 50);
       series(c, aw, "comfort_min_c", z.comfort_min_c, T, false, -100, 100);
       series(c, aw, "comfort_max_c", z.comfort_max_c, T, false, -100, 100);
+      if (!z.plant_available.empty() && static_cast<int>(z.plant_available.size()) != T) {
+        c.add(aw + ".plant_available", "has " + std::to_string(z.plant_available.size()) + " values, horizon has " +
+                                           std::to_string(T));
+      }
     }
     for (std::size_t k = 0; k < site.flexible.size(); ++k) {
       const auto& f = site.flexible[k];

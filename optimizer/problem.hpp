@@ -79,6 +79,12 @@ struct HvacZone {
   double c_kwh_per_k = 0;                  // thermal capacitance, kWh/K
   double temp_c = 24;                      // live indoor temperature; may lie outside the band
   double max_electric_kw = 0;
+  // Intervals in which the plant may run (its building's schedule); empty = always. Outside
+  // them the electric power is 0 and the zone floats.
+  std::vector<std::uint8_t> plant_available;
+  double max_electric_at(int t) const {
+    return plant_available.empty() || plant_available[static_cast<std::size_t>(t)] ? max_electric_kw : 0.0;
+  }
   std::vector<double> outdoor_temp_c;      // per interval
   std::vector<double> gains_kw;            // solar + internal thermal gains per interval
   std::vector<double> cop;                 // per interval (depends on outdoor temperature)

@@ -44,6 +44,8 @@ void ControllerStrategy::start(const StrategyContext& ctx) {
   ctx_ = ctx;
   // VPPSIM_TRACE=1 prints the first alarms of each kind to stderr, for engineers.
   trace_ = std::getenv("VPPSIM_TRACE") != nullptr;
+  // VPPSIM_TRACE_SITE=ID prints that site's plan against its telemetry every 15 minutes.
+  if (const char* site = std::getenv("VPPSIM_TRACE_SITE")) trace_site_ = site;
   if (ctx.scenario) {
     settings_ = ctx.scenario->controller;
     solver_ = ctx.scenario->solver;
@@ -101,6 +103,7 @@ std::shared_ptr<Forecast> ControllerStrategy::forecast(TimePoint now) const {
     SiteForecast s;
     s.base_load_kw.resize(T);
     s.occupied.resize(T);
+    s.hvac_available.resize(T);
     for (std::size_t k = 0; k < T; ++k) {
       const TimePoint mid = f->start + step * static_cast<std::int64_t>(k) + step / 2;
       double flexible = 0;
@@ -122,6 +125,7 @@ std::shared_ptr<Forecast> ControllerStrategy::forecast(TimePoint now) const {
       }
       s.base_load_kw[k] = std::max(0.0, fc->base_load_kw(site.id, mid) - flexible);
       s.occupied[k] = fc->occupied(site.id, mid) ? 1 : 0;
+      s.hvac_available[k] = fc->hvac_scheduled(site.id, mid) ? 1 : 0;
     }
     f->sites[site.id] = std::move(s);
   }
@@ -138,6 +142,10 @@ void ControllerStrategy::handle_outputs(std::vector<Output>&& outs, TimePoint no
           } else if constexpr (std::is_same_v<T, SolveRequest>) {
             const auto a = std::chrono::steady_clock::now();
             ready_.push_back(solve(x, solver_));
+            if (!trace_site_.empty()) {
+              last_problem_ = x.problem;
+              last_plan_ = ready_.back().plan;
+            }
             stats_.solve_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
             ++stats_.solves;
           } else if constexpr (std::is_same_v<T, EventReport>) {
@@ -162,7 +170,11 @@ std::vector<Command> ControllerStrategy::tick(TimePoint now, std::span<const Tel
   ready_.clear();
   for (auto& r : ready) handle_outputs(feed(r, now), now, commands);
   for (const auto& g : signals) handle_outputs(feed(g, now), now, commands);
-  for (const auto& t : telemetry) handle_outputs(feed(t, now), now, commands);
+  for (const auto& t : telemetry) {
+    handle_outputs(feed(t, now), now, commands);
+    if (!trace_site_.empty() && t.site_id == trace_site_) seen_[t.asset_id] = t;
+  }
+  if (!trace_site_.empty() && last_plan_ && to_unix_ms(now) % (15 * 60'000) == 0) trace_site(now);
   for (const auto& a : acks) handle_outputs(feed(a, now), now, commands);
   // A fresh forecast whenever the planning interval moves on.
   const auto interval = settings_.interval;
@@ -171,7 +183,41 @@ std::vector<Command> ControllerStrategy::tick(TimePoint now, std::span<const Tel
     last_forecast_ = now;
   }
   handle_outputs(feed(Tick{}, now), now, commands);
+  if (trace_ && to_unix_ms(now) % (15 * 60'000) == 0) {
+    const auto d = core_->describe(now);
+    for (std::size_t a = 0, b; a < d.size(); a = b + 1) {
+      b = d.find('\n', a);
+      if (b == std::string::npos) b = d.size();
+      const auto line = d.substr(a, b - a);
+      if (line.starts_with("group") || line.starts_with("core")) std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
   return commands;
+}
+
+void ControllerStrategy::trace_site(TimePoint now) const {
+  for (std::size_t i = 0; i < last_plan_->sites.size(); ++i) {
+    const auto& sp = last_plan_->sites[i];
+    if (sp.id != trace_site_) continue;
+    const auto& pr = last_problem_->sites[i];
+    const auto k = static_cast<std::size_t>((now - last_plan_->horizon.start) / last_plan_->horizon.step);
+    if (k >= sp.import_kw.size()) return;
+    std::fprintf(stderr, "%s %s plan import %.0f base %.0f", format_utc(now).c_str(), trace_site_.c_str(), sp.import_kw[k],
+                 pr.base_load_kw[k]);
+    for (std::size_t z = 0; z < sp.hvac.size(); ++z) {
+      std::fprintf(stderr, " hvac %.0f kW -> %.2f C (gains %.0f out %.1f)", sp.hvac[z].electric_kw[k], sp.hvac[z].temp_c[k],
+                   pr.hvac[z].gains_kw[k], pr.hvac[z].outdoor_temp_c[k]);
+    }
+    for (const auto& b : sp.batteries) std::fprintf(stderr, " bat %.0f", b.p_kw[k]);
+    for (std::size_t v = 0; v < sp.pv.size(); ++v) std::fprintf(stderr, " pv %.0f/%.0f", sp.pv[v].limit_kw[k], pr.pv[v].forecast_kw[k]);
+    std::fprintf(stderr, "\n   measured:");
+    for (const auto& [id, t] : seen_) {
+      std::fprintf(stderr, " %s p=%.0f", id.c_str(), t.p_kw.value_or(NAN));
+      if (t.indoor_temp_c) std::fprintf(stderr, " T=%.2f sp=%.2f", *t.indoor_temp_c, t.setpoint_c.value_or(NAN));
+      if (t.soc_pct) std::fprintf(stderr, " soc=%.1f", *t.soc_pct);
+    }
+    std::fprintf(stderr, "\n");
+  }
 }
 
 std::vector<double> ControllerStrategy::settlement_baseline_kw(std::string_view event_id) const {
@@ -197,6 +243,13 @@ std::vector<std::string> ControllerStrategy::finish() {
     std::snprintf(buf, sizeof buf, "controller settlement of %s: requested %.1f kWh, delivered %.1f kWh against %s",
                   id.c_str(), r.requested_kwh, r.delivered_kwh, r.baseline_method.c_str());
     notes.emplace_back(buf);
+    if (trace_) {
+      for (const auto& i : r.fleet) {
+        std::fprintf(stderr, "settlement %s %s requested %.0f baseline %.0f metered %.0f ratio %.3f\n", id.c_str(),
+                     format_utc(i.start).c_str(), i.requested_kw, i.baseline_kw, i.metered_kw, i.ratio);
+      }
+      for (std::size_t k = 0; k < std::min<std::size_t>(r.notes.size(), 5); ++k) std::fprintf(stderr, "note %s\n", r.notes[k].c_str());
+    }
   }
   return notes;
 }

@@ -52,6 +52,11 @@ class ControllerStrategy final : public Strategy {
   std::optional<TimePoint> last_forecast_;
   ControllerStats stats_;
   bool trace_ = false;
+  std::string trace_site_;
+  std::map<std::string, Telemetry> seen_;
+  std::shared_ptr<const optimizer::Problem> last_problem_;
+  std::shared_ptr<const optimizer::Plan> last_plan_;
+  void trace_site(TimePoint now) const;
 };
 
 // Answers a core's solve request with the optimizer (deterministically: the same request gives

@@ -129,8 +129,15 @@ bool ScenarioForecasts::occupied(std::string_view site_id, TimePoint t) const {
   const auto it = sites_.find(site_id);
   if (it == sites_.end()) return false;
   const auto lt = local_time(t, utc_offset_);
-  return hvac_scheduled(it->second.type, lt.hour, lt.iso_weekday) &&
+  return sim::hvac_scheduled(it->second.type, lt.hour, lt.iso_weekday) &&
          occupancy(it->second.type, lt.hour, lt.iso_weekday) >= kOccupiedFraction;
+}
+
+bool ScenarioForecasts::hvac_scheduled(std::string_view site_id, TimePoint t) const {
+  const auto it = sites_.find(site_id);
+  if (it == sites_.end()) return false;
+  const auto lt = local_time(t, utc_offset_);
+  return sim::hvac_scheduled(it->second.type, lt.hour, lt.iso_weekday);
 }
 
 }  // namespace vpp::sim

@@ -32,6 +32,7 @@ class ScenarioForecasts final : public Forecasts {
   double flexible_load_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const override;
   double zone_gains_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const override;
   bool occupied(std::string_view site_id, TimePoint t) const override;
+  bool hvac_scheduled(std::string_view site_id, TimePoint t) const override;
 
  private:
   WeatherConfig weather_;

@@ -184,6 +184,7 @@ pb::CoreInputRecord to_record(const Input& in, TimePoint t) {
             named(sr->mutable_gains_kw(), s.gains_kw);
             named(sr->mutable_flexible_kw(), s.flexible_kw);
             sr->set_occupied(std::string(s.occupied.begin(), s.occupied.end()));
+            sr->set_hvac_available(std::string(s.hvac_available.begin(), s.hvac_available.end()));
           }
         } else if constexpr (std::is_same_v<T, MeterHistory>) {
           auto* m = r.mutable_meter_history();
@@ -251,6 +252,7 @@ Result<Input> from_record(const pb::CoreInputRecord& r) {
         sf.gains_kw = named(s.gains_kw());
         sf.flexible_kw = named(s.flexible_kw());
         sf.occupied.assign(s.occupied().begin(), s.occupied().end());
+        sf.hvac_available.assign(s.hvac_available().begin(), s.hvac_available().end());
         fc->sites[s.site_id()] = std::move(sf);
       }
       return Input{ForecastUpdate{std::move(fc)}};

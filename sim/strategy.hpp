@@ -45,6 +45,9 @@ class Forecasts {
   virtual double zone_gains_kw(std::string_view site_id, std::string_view asset_id, TimePoint t) const = 0;
   // Whether the site is occupied with its HVAC scheduled (comfort applies), from its schedule.
   virtual bool occupied(std::string_view site_id, TimePoint t) const = 0;
+  // Whether the building's HVAC plant runs at all then (its schedule); outside it, commands
+  // cannot make it cool.
+  virtual bool hvac_scheduled(std::string_view site_id, TimePoint t) const = 0;
 };
 
 // One site's metered load over a past day, as a utility's meter data would give it: interval
