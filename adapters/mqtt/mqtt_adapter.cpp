@@ -135,9 +135,32 @@ std::string MqttAdapter::status_topic() const { return cfg_.topic_prefix + "/sta
 void MqttAdapter::start() {
   json_conn_->start();
   if (spb_conn_) spb_conn_->start();
+  std::lock_guard lock(pending_mu_);
+  if (!retry_thread_.joinable()) {
+    retry_stop_ = false;
+    retry_thread_ = std::thread([this] { retry_loop(); });
+  }
+}
+
+void MqttAdapter::retry_loop() {
+  std::unique_lock lock(pending_mu_);
+  while (!retry_stop_) {
+    retry_cv_.wait_for(lock, options_.command_retry / 2, [&] { return retry_stop_; });
+    if (retry_stop_) return;
+    lock.unlock();
+    republish_pending(false, options_.command_retry);
+    if (spb_conn_) republish_pending(true, options_.command_retry);
+    lock.lock();
+  }
 }
 
 void MqttAdapter::stop() {
+  {
+    std::lock_guard lock(pending_mu_);
+    retry_stop_ = true;
+  }
+  retry_cv_.notify_all();
+  if (retry_thread_.joinable()) retry_thread_.join();
   if (spb_conn_) {
     std::uint64_t ts;
     {
@@ -222,8 +245,9 @@ bool MqttAdapter::on_sparkplug_connected(MqttConnection& c) {
   return true;
 }
 
-void MqttAdapter::republish_pending(bool sparkplug) {
+void MqttAdapter::republish_pending(bool sparkplug, std::optional<Duration> only_older_than) {
   MqttConnection* c = sparkplug ? spb_conn_.get() : json_conn_.get();
+  if (!c->connected()) return;
   const TimePoint now = clock_.now();
   std::vector<Outgoing> again;
   {
@@ -233,12 +257,17 @@ void MqttAdapter::republish_pending(bool sparkplug) {
         it = pending_.erase(it);  // expired: the device has reverted, the core knows from expiry
         continue;
       }
-      if (it->second.sparkplug == sparkplug) again.push_back(it->second.msg);
+      if (it->second.sparkplug == sparkplug && (!only_older_than || now - it->second.last_sent >= *only_older_than)) {
+        again.push_back(it->second.msg);
+        it->second.last_sent = now;
+      }
       ++it;
     }
   }
   for (const auto& m : again) publish(*c, m);
-  if (!again.empty()) spdlog::info("mqtt: republished {} unacknowledged commands after reconnect", again.size());
+  if (!again.empty()) {
+    spdlog::info("mqtt: republished {} unacknowledged commands{}", again.size(), only_older_than ? "" : " after reconnect");
+  }
 }
 
 Result<bool> MqttAdapter::send(const Command& c) {
@@ -247,7 +276,7 @@ Result<bool> MqttAdapter::send(const Command& c) {
     return Error{"mqtt: no device " + c.site_id + "/" + c.asset_id + " in any MQTT device group"};
   }
   if (c.command_id.empty()) return Error{"mqtt: command without an id"};
-  Pending p{c, {}, g->host != nullptr};
+  Pending p{c, {}, g->host != nullptr, clock_.now()};
   if (g->host) {
     auto m = g->host->command(c, clock_.now());
     if (!m) return Error{"mqtt: " + m.error()};

@@ -16,15 +16,18 @@
 // sessions) is behind mutexes.
 //
 // Commands and acks. Commands go out at QoS 1. Every command stays in an outbox until its first
-// ack or its expiry; on every reconnect the outbox is published again, so a broker restart loses
-// no command (devices must treat a repeated command id as the same command). Acks are
+// ack or its expiry; on every reconnect, and every `command_retry` while unacknowledged, it is
+// published again, so a broker restart loses no command (devices must treat a repeated command
+// id as the same command). A retry thread owned by the adapter does the periodic republishing. Acks are
 // de-duplicated by command id: the first one is delivered, repeats are counted as
 // duplicate_ack, and acks for commands this instance never sent as unknown_command.
 //
 // Bad input of any kind (oversized payload, unknown topic or device, malformed JSON or protobuf,
 // wrong types, NaN, Sparkplug seq gaps, ...) is dropped, counted by reason in counters() and
 // logged once per reason and source; nothing a peer sends can throw out of the adapter.
+#include <condition_variable>
 #include <deque>
+#include <thread>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,6 +54,9 @@ struct MqttAdapterOptions {
   SparkplugHostOptions sparkplug;
   std::size_t ack_memory = 100000;        // command ids remembered for de-duplication
   std::size_t max_pending_commands = 200000;
+  // An unacknowledged command is published again after this long, until it is acked or expires
+  // (a command may be lost when the broker restarts before the device has resubscribed).
+  Duration command_retry = std::chrono::seconds(5);
 };
 
 class MqttAdapter {
@@ -90,6 +96,7 @@ class MqttAdapter {
     Command command;
     Outgoing msg;
     bool sparkplug = false;
+    TimePoint last_sent{};
   };
   class AckFilter;
 
@@ -98,7 +105,10 @@ class MqttAdapter {
   void on_sparkplug_message(const std::string& topic, const std::string& payload);
   bool on_json_connected(MqttConnection& c);
   bool on_sparkplug_connected(MqttConnection& c);
-  void republish_pending(bool sparkplug);
+  // Republishes unacknowledged, unexpired commands of one connection; `only_older_than` limits it
+  // to those last sent that long ago (the periodic retry), nullopt republishes all (reconnect).
+  void republish_pending(bool sparkplug, std::optional<Duration> only_older_than = std::nullopt);
+  void retry_loop();
   void publish(MqttConnection& c, const Outgoing& m);
   const Group* group_of_site(const std::string& site) const;
 
@@ -120,6 +130,9 @@ class MqttAdapter {
   std::map<std::string, Pending> pending_;  // by command id
   std::set<std::string> acked_;
   std::deque<std::string> acked_order_;
+  std::thread retry_thread_;
+  std::condition_variable retry_cv_;
+  bool retry_stop_ = false;
   friend class AckFilter;
 };
 
