@@ -27,8 +27,8 @@ TEST(SunSpecTables, AllCopiedModelsArePresentWithTheirFixedLength) {
 }
 
 TEST(SunSpecTables, Model103PointsWhereInstallersFindThem) {
-  // With model 1 at 40002 and model 103 at 40070 (1-based; 40069 0-based), W is the well-known
-  // register 40084 (1-based): ID + 14.
+  // With base 40000 (0-based PDU addresses), model 1 at 40002 and model 103 at 40070, W sits at
+  // 40084: the model's ID register + 14.
   const auto& m = model(103);
   const PointDef* w = find_point(m.group, "W");
   ASSERT_NE(w, nullptr);
