@@ -139,7 +139,9 @@ std::optional<Telemetry> telemetry_from(const std::vector<ScannedModel>& ms, con
 
 namespace {
 
-// Writes named points of one model block and remembers what to read back.
+// Plans writes of named points of one model block (every value is scaled and range-checked
+// before anything is written, so a bad value never leaves a half-applied control), then writes
+// them in order and reads them back.
 class BlockWriter {
  public:
   BlockWriter(RegisterIo& io, int unit, const ModelLocation& loc, const ss::DecodedModel& dm)
@@ -162,8 +164,6 @@ class BlockWriter {
     if (!raw) return invalid(raw.error());
     auto regs = ss::encode_raw(*p, *raw);
     if (!regs) return invalid(regs.error());
-    const auto addr = static_cast<std::uint16_t>(loc_.address + p->offset);
-    if (auto s = io_.write(unit_, addr, *regs); !s.ok()) return s;
     written_.push_back({p, *regs});
     char buf[96];
     std::snprintf(buf, sizeof buf, "%s%s=%g", detail_.empty() ? "" : ", ", name, value);
@@ -172,6 +172,13 @@ class BlockWriter {
   }
 
   bool has(const char* name) const { return ss::find_point(dm_.def->group, name) != nullptr; }
+
+  IoStatus commit() {
+    for (const auto& [p, regs] : written_) {
+      if (auto s = io_.write(unit_, static_cast<std::uint16_t>(loc_.address + p->offset), regs); !s.ok()) return s;
+    }
+    return verify();
+  }
 
   IoStatus verify() {
     std::vector<std::uint16_t> regs;
@@ -234,7 +241,7 @@ IoStatus apply_command(RegisterIo& io, int unit, const SunSpecMap& map, const Co
         if (auto s = w.set("WMaxLimPct_RvrtTms", *r); !s.ok()) return s;
       }
       if (auto s = w.set("WMaxLim_Ena", 1); !s.ok()) return s;
-      if (auto s = w.verify(); !s.ok()) return s;
+      if (auto s = w.commit(); !s.ok()) return s;
       detail = w.detail();
       return IoStatus::success();
     }
@@ -245,7 +252,7 @@ IoStatus apply_command(RegisterIo& io, int unit, const SunSpecMap& map, const Co
         if (auto s = w.set("WMaxLimPctRvrtTms", *r); !s.ok()) return s;
       }
       if (auto s = w.set("WMaxLimPctEna", 1); !s.ok()) return s;
-      if (auto s = w.verify(); !s.ok()) return s;
+      if (auto s = w.commit(); !s.ok()) return s;
       detail = w.detail();
       return IoStatus::success();
     }
@@ -260,7 +267,7 @@ IoStatus apply_command(RegisterIo& io, int unit, const SunSpecMap& map, const Co
         if (auto s = w.set("WSetRvrtTms", *r); !s.ok()) return s;
       }
       if (auto s = w.set("WSetEna", 1); !s.ok()) return s;
-      if (auto s = w.verify(); !s.ok()) return s;
+      if (auto s = w.commit(); !s.ok()) return s;
       detail = w.detail();
       return IoStatus::success();
     }
@@ -277,7 +284,7 @@ IoStatus apply_command(RegisterIo& io, int unit, const SunSpecMap& map, const Co
       }
       // Bit 0 CHARGE, bit 1 DISCHARGE; both with 0 % rates = hold.
       if (auto s = w.set("StorCtl_Mod", discharge ? 2 : charge ? 1 : 3); !s.ok()) return s;
-      if (auto s = w.verify(); !s.ok()) return s;
+      if (auto s = w.commit(); !s.ok()) return s;
       detail = w.detail();
       return IoStatus::success();
     }
