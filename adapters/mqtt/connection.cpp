@@ -5,6 +5,29 @@
 
 namespace vpp::adapters::mqtt {
 
+// Paho's callback interface, forwarding to the connection. One object instead of the separate
+// handler setters because delivery_complete (the PUBACK of a QoS 1 publication) is only offered here.
+class MqttConnection::Callbacks final : public ::mqtt::callback {
+ public:
+  explicit Callbacks(MqttConnection& c) : c_(c) {}
+  void message_arrived(::mqtt::const_message_ptr m) override {
+    try {
+      c_.on_message_(m->get_topic(), m->get_payload_str());
+    } catch (const std::exception& e) {
+      // A handler must never throw into Paho's thread; this is a bug, logged, not fatal.
+      spdlog::error("{}: message handler threw: {}", c_.name_, e.what());
+    }
+  }
+  void connection_lost(const std::string& cause) override {
+    spdlog::warn("{}: connection lost{}{}", c_.name_, cause.empty() ? "" : ": ", cause);
+    c_.connection_lost();
+  }
+  void delivery_complete(::mqtt::delivery_token_ptr) override { ++c_.completed_; }
+
+ private:
+  MqttConnection& c_;
+};
+
 MqttConnection::MqttConnection(std::string name, ConnectionSpec spec, MessageHandler on_message,
                                ConnectedHook on_connected, LostHook on_lost, WillFactory will)
     : name_(std::move(name)),
@@ -12,21 +35,15 @@ MqttConnection::MqttConnection(std::string name, ConnectionSpec spec, MessageHan
       on_message_(std::move(on_message)),
       on_connected_(std::move(on_connected)),
       on_lost_(std::move(on_lost)),
-      will_(std::move(will)) {
+      will_(std::move(will)),
+      callbacks_(std::make_unique<Callbacks>(*this)) {
   // No persistence: vpp keeps its own outbox of unacknowledged commands (see MqttAdapter).
-  client_ = std::make_unique<::mqtt::async_client>(spec_.url, spec_.client_id, ::mqtt::create_options(MQTTVERSION_3_1_1));
-  client_->set_message_callback([this](::mqtt::const_message_ptr m) {
-    try {
-      on_message_(m->get_topic(), m->get_payload_str());
-    } catch (const std::exception& e) {
-      // A handler must never throw into Paho's thread; this is a bug, logged, not fatal.
-      spdlog::error("{}: message handler threw: {}", name_, e.what());
-    }
-  });
-  client_->set_connection_lost_handler([this](const std::string& cause) {
-    spdlog::warn("{}: connection lost{}{}", name_, cause.empty() ? "" : ": ", cause);
-    connection_lost();
-  });
+  ::mqtt::create_options create(MQTTVERSION_3_1_1);
+  // Paho queues every publish until its socket takes it and refuses more than this many; an
+  // event for a large fleet is tens of thousands of commands at once.
+  create.set_max_buffered_messages(spec_.max_buffered);
+  client_ = std::make_unique<::mqtt::async_client>(spec_.url, spec_.client_id, create);
+  client_->set_callback(*callbacks_);
 }
 
 MqttConnection::~MqttConnection() { stop(); }

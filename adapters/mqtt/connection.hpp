@@ -43,7 +43,9 @@ struct ConnectionSpec {
   Duration connect_timeout = std::chrono::seconds(5);
   Duration reconnect_min = std::chrono::milliseconds(200);
   Duration reconnect_max = std::chrono::seconds(30);
-  int max_inflight = 1000;            // QoS 1 messages in flight; commands to large fleets need many
+  int max_inflight = 65535;           // QoS 1 messages in flight (the MQTT packet id space): an
+                                      // event for 10,000 assets goes out without waiting for PUBACKs
+  int max_buffered = 1'000'000;       // publications Paho may queue before its socket takes them
 };
 
 class MqttConnection {
@@ -73,6 +75,8 @@ class MqttConnection {
 
   bool connected() const { return connected_.load(); }
   std::uint64_t connects() const { return connects_.load(); }
+  // QoS 1 publications the broker has acknowledged (PUBACK), over the connection's lifetime.
+  std::uint64_t completed() const { return completed_.load(); }
   const std::string& name() const { return name_; }
 
  private:
@@ -85,6 +89,8 @@ class MqttConnection {
   ConnectedHook on_connected_;
   LostHook on_lost_;
   WillFactory will_;
+  class Callbacks;
+  std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<::mqtt::async_client> client_;
   std::thread supervisor_;
   std::mutex mu_;
@@ -93,6 +99,7 @@ class MqttConnection {
   bool lost_ = false;
   std::atomic<bool> connected_{false};
   std::atomic<std::uint64_t> connects_{0};
+  std::atomic<std::uint64_t> completed_{0};
 };
 
 }  // namespace vpp::adapters::mqtt

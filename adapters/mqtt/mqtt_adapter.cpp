@@ -56,7 +56,12 @@ class MqttAdapter::AckFilter final : public InputSink {
 };
 
 MqttAdapter::MqttAdapter(const config::MqttConfig& cfg, InputSink& sink, const Clock& clock, MqttAdapterOptions options)
-    : cfg_(cfg), sink_(sink), clock_(clock), options_(options), ack_filter_(std::make_unique<AckFilter>(*this)) {}
+    : cfg_(cfg),
+      sink_(sink),
+      clock_(clock),
+      options_(options),
+      status_topic_(cfg.topic_prefix + "/status/" + cfg.client_id),
+      ack_filter_(std::make_unique<AckFilter>(*this)) {}
 
 MqttAdapter::~MqttAdapter() { stop(); }
 
@@ -108,6 +113,19 @@ Result<std::unique_ptr<MqttAdapter>> MqttAdapter::create(const config::MqttConfi
       "mqtt", spec, [self](const std::string& t, const std::string& p) { self->on_json_message(t, p); },
       [self](MqttConnection& c) { return self->on_json_connected(c); }, nullptr,
       [self]() -> std::optional<WillMessage> { return WillMessage{self->status_topic(), "offline", 1, true}; });
+  for (int i = 0; i < options.command_lanes; ++i) {
+    auto lane = spec;
+    lane.client_id = cfg.client_id + "-cmd" + std::to_string(i);
+    a->cmd_conns_.push_back(std::make_unique<MqttConnection>(
+        "mqtt-cmd" + std::to_string(i), lane, [](const std::string&, const std::string&) {},
+        [self, i](MqttConnection&) {
+          self->republish_pending(i);
+          return true;
+        },
+        nullptr, nullptr));
+    a->lanes_.push_back(a->cmd_conns_.back().get());
+  }
+  if (a->lanes_.empty()) a->lanes_.push_back(a->json_conn_.get());
   if (any_sparkplug) {
     auto spb = spec;
     spb.client_id = cfg.client_id + "-spb";
@@ -130,11 +148,12 @@ Result<std::unique_ptr<MqttAdapter>> MqttAdapter::create(const config::MqttConfi
   return a;
 }
 
-std::string MqttAdapter::status_topic() const { return cfg_.topic_prefix + "/status/" + cfg_.client_id; }
+std::string MqttAdapter::status_topic() const { return status_topic_; }
 
 void MqttAdapter::start() {
   json_conn_->start();
   if (spb_conn_) spb_conn_->start();
+  for (auto& c : cmd_conns_) c->start();
   std::lock_guard lock(pending_mu_);
   if (!retry_thread_.joinable()) {
     retry_stop_ = false;
@@ -148,8 +167,8 @@ void MqttAdapter::retry_loop() {
     retry_cv_.wait_for(lock, options_.command_retry / 2, [&] { return retry_stop_; });
     if (retry_stop_) return;
     lock.unlock();
-    republish_pending(false, options_.command_retry);
-    if (spb_conn_) republish_pending(true, options_.command_retry);
+    for (int i = 0; i < static_cast<int>(lanes_.size()); ++i) republish_pending(i, options_.command_retry);
+    if (spb_conn_) republish_pending(kSparkplugLane, options_.command_retry);
     lock.lock();
   }
 }
@@ -170,10 +189,14 @@ void MqttAdapter::stop() {
     spb_conn_->stop(WillMessage{sp::format_topic({sp::MessageType::state, "", cfg_.client_id, ""}),
                                 sp::state_json({false, ts}), 1, true});
   }
+  for (auto& c : cmd_conns_) c->stop();
   if (json_conn_) json_conn_->stop(WillMessage{status_topic(), "offline", 1, true});
 }
 
 bool MqttAdapter::connected() const {
+  for (const auto& c : cmd_conns_) {
+    if (!c->connected()) return false;
+  }
   return json_conn_->connected() && (!spb_conn_ || spb_conn_->connected());
 }
 
@@ -187,7 +210,15 @@ bool MqttAdapter::wait_connected(Duration timeout) const {
 }
 
 std::uint64_t MqttAdapter::connects() const {
-  return json_conn_->connects() + (spb_conn_ ? spb_conn_->connects() : 0);
+  std::uint64_t n = json_conn_->connects() + (spb_conn_ ? spb_conn_->connects() : 0);
+  for (const auto& c : cmd_conns_) n += c->connects();
+  return n;
+}
+
+std::uint64_t MqttAdapter::publications_completed() const {
+  std::uint64_t n = json_conn_->completed() + (spb_conn_ ? spb_conn_->completed() : 0);
+  for (const auto& c : cmd_conns_) n += c->completed();
+  return n;
 }
 
 std::size_t MqttAdapter::pending_commands() const {
@@ -200,6 +231,11 @@ const SparkplugHost* MqttAdapter::sparkplug_host(const std::string& group_id) co
     if (g.host && g.host->group_id() == group_id) return g.host.get();
   }
   return nullptr;
+}
+
+bool MqttAdapter::has_asset(const std::string& site, const std::string& asset) const {
+  const auto it = assets_.find(site);
+  return it != assets_.end() && it->second.count(asset) > 0;
 }
 
 const MqttAdapter::Group* MqttAdapter::group_of_site(const std::string& site) const {
@@ -219,7 +255,7 @@ bool MqttAdapter::on_json_connected(MqttConnection& c) {
   if (any_json) ok = ok && c.subscribe(p + "/+/+/telemetry", 0) && c.subscribe(p + "/+/+/ack", 1);
   if (!ok) return false;
   c.publish(status_topic(), "online", 1, true);
-  republish_pending(false);
+  if (cmd_conns_.empty()) republish_pending(0);
   return true;
 }
 
@@ -241,12 +277,16 @@ bool MqttAdapter::on_sparkplug_connected(MqttConnection& c) {
     if (!g.host) continue;
     for (const auto& m : g.host->on_connected(now)) publish(c, m);
   }
-  republish_pending(true);
+  republish_pending(kSparkplugLane);
   return true;
 }
 
-void MqttAdapter::republish_pending(bool sparkplug, std::optional<Duration> only_older_than) {
-  MqttConnection* c = sparkplug ? spb_conn_.get() : json_conn_.get();
+MqttConnection& MqttAdapter::connection_of_lane(int lane) {
+  return lane == kSparkplugLane ? *spb_conn_ : *lanes_[static_cast<std::size_t>(lane)];
+}
+
+void MqttAdapter::republish_pending(int lane, std::optional<Duration> only_older_than) {
+  MqttConnection* c = &connection_of_lane(lane);
   if (!c->connected()) return;
   const TimePoint now = clock_.now();
   std::vector<Outgoing> again;
@@ -257,7 +297,7 @@ void MqttAdapter::republish_pending(bool sparkplug, std::optional<Duration> only
         it = pending_.erase(it);  // expired: the device has reverted, the core knows from expiry
         continue;
       }
-      if (it->second.sparkplug == sparkplug && (!only_older_than || now - it->second.last_sent >= *only_older_than)) {
+      if (it->second.lane == lane && (!only_older_than || now - it->second.last_sent >= *only_older_than)) {
         again.push_back(it->second.msg);
         it->second.last_sent = now;
       }
@@ -272,11 +312,12 @@ void MqttAdapter::republish_pending(bool sparkplug, std::optional<Duration> only
 
 Result<bool> MqttAdapter::send(const Command& c) {
   const Group* g = group_of_site(c.site_id);
-  if (!g || !assets_[c.site_id].count(c.asset_id)) {
+  if (!g || !has_asset(c.site_id, c.asset_id)) {
     return Error{"mqtt: no device " + c.site_id + "/" + c.asset_id + " in any MQTT device group"};
   }
   if (c.command_id.empty()) return Error{"mqtt: command without an id"};
-  Pending p{c, {}, g->host != nullptr, clock_.now()};
+  Pending p{c, {}, g->host ? kSparkplugLane : static_cast<int>(std::hash<std::string>{}(c.site_id) % lanes_.size()),
+            clock_.now()};
   if (g->host) {
     auto m = g->host->command(c, clock_.now());
     if (!m) return Error{"mqtt: " + m.error()};
@@ -292,7 +333,7 @@ Result<bool> MqttAdapter::send(const Command& c) {
     }
     pending_[c.command_id] = p;
   }
-  MqttConnection& conn = g->host ? *spb_conn_ : *json_conn_;
+  MqttConnection& conn = connection_of_lane(p.lane);
   if (conn.publish(p.msg.topic, p.msg.payload, p.msg.qos, p.msg.retained)) {
     counters_.count_out();
     return true;
@@ -306,7 +347,7 @@ void MqttAdapter::on_json_message(const std::string& topic, const std::string& p
                                                    std::to_string(options_.max_payload_bytes));
     return;
   }
-  if (topic == status_topic()) return;
+  if (topic == status_topic_) return;
   auto t = parse_json_topic(cfg_.topic_prefix, topic);
   if (!t) {
     counters_.reject(reason::unknown_topic, topic, t.error());
@@ -314,7 +355,7 @@ void MqttAdapter::on_json_message(const std::string& topic, const std::string& p
   }
   if (t->kind != JsonTopicKind::grid_signal) {
     const Group* g = group_of_site(t->site_id);
-    if (!g || g->cfg.dialect != config::MqttDialect::json || !assets_[t->site_id].count(t->asset_id)) {
+    if (!g || g->cfg.dialect != config::MqttDialect::json || !has_asset(t->site_id, t->asset_id)) {
       counters_.reject(reason::unknown_device, topic, "no JSON device " + t->site_id + "/" + t->asset_id);
       return;
     }

@@ -142,21 +142,25 @@ void SparkplugHost::take_offline(const std::string& node_id, Device& dev, const 
 std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::string_view payload, TimePoint now,
                                                 InputSink& sink) {
   std::vector<Outgoing> out;
-  const std::string src = sp::format_topic(topic);
+  // The source label is built only when something is rejected (this is the per-message hot path).
+  struct Src {
+    const sp::Topic& t;
+    operator std::string() const { return sp::format_topic(t); }
+  } const src{topic};
   if (topic.type == sp::MessageType::ncmd || topic.type == sp::MessageType::dcmd ||
       topic.type == sp::MessageType::state) {
     return out;  // our own commands echoed back by the broker, or other hosts' STATE
   }
   const auto fleet_it = fleet_.find(topic.edge_node_id);
   if (fleet_it == fleet_.end()) {
-    counters_.reject(reason::unknown_device, src, "edge node '" + topic.edge_node_id + "' is not a site of group '" + group_id_ + "'");
+    counters_.reject(reason::unknown_device, std::string(src), "edge node '" + topic.edge_node_id + "' is not a site of group '" + group_id_ + "'");
     return out;
   }
   auto decoded = sp::decode_payload(payload);
   std::lock_guard lock(mu_);
   Node& node = nodes_[topic.edge_node_id];
   if (!decoded) {
-    counters_.reject(reason::malformed, src, decoded.error());
+    counters_.reject(reason::malformed, std::string(src), decoded.error());
     if (topic.type != sp::MessageType::ndeath) request_rebirth(topic.edge_node_id, node, now, out);
     return out;
   }
@@ -167,7 +171,7 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
     case sp::MessageType::nbirth: {
       const auto bd = bd_seq_of(p);
       if (!bd) {
-        counters_.reject(reason::malformed, src, "NBIRTH without a bdSeq metric");
+        counters_.reject(reason::malformed, std::string(src), "NBIRTH without a bdSeq metric");
         request_rebirth(topic.edge_node_id, node, now, out);
         return out;
       }
@@ -176,7 +180,7 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
       std::map<std::string, std::uint32_t, std::less<>> types;
       for (const auto& m : p.metrics()) {
         if (!m.has_name() || !m.has_datatype()) {
-          counters_.reject(reason::malformed, src, "NBIRTH metric " + metric_label(m) + " lacks a name or datatype");
+          counters_.reject(reason::malformed, std::string(src), "NBIRTH metric " + metric_label(m) + " lacks a name or datatype");
           request_rebirth(topic.edge_node_id, node, now, out);
           return out;
         }
@@ -198,7 +202,7 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
     case sp::MessageType::ndeath: {
       const auto bd = bd_seq_of(p);
       if (!node.born || !bd || *bd != node.bd_seq) {
-        counters_.reject(reason::stale_death, src,
+        counters_.reject(reason::stale_death, std::string(src),
                          "NDEATH bdSeq " + (bd ? std::to_string(*bd) : std::string("missing")) +
                              (node.born ? " does not match the NBIRTH's " + std::to_string(node.bd_seq) : " for a node without a session"));
         return out;
@@ -216,25 +220,25 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
 
   // Every other edge message carries the node's seq.
   if (!node.born) {
-    counters_.reject(reason::before_birth, src, "no NBIRTH for this session yet");
+    counters_.reject(reason::before_birth, std::string(src), "no NBIRTH for this session yet");
     request_rebirth(topic.edge_node_id, node, now, out);
     return out;
   }
   if (!p.has_seq()) {
-    counters_.reject(reason::malformed, src, std::string(sp::to_string(topic.type)) + " without seq");
+    counters_.reject(reason::malformed, std::string(src), std::string(sp::to_string(topic.type)) + " without seq");
     request_rebirth(topic.edge_node_id, node, now, out);
     return out;
   }
   const std::uint64_t expected = (node.seq + 1) % 256;
   if (p.seq() != expected) {
-    counters_.reject(reason::seq_gap, src, "seq " + std::to_string(p.seq()) + ", expected " + std::to_string(expected));
+    counters_.reject(reason::seq_gap, std::string(src), "seq " + std::to_string(p.seq()) + ", expected " + std::to_string(expected));
     request_rebirth(topic.edge_node_id, node, now, out);
     return out;
   }
   node.seq = expected;
   // Checked after the seq so that an edge node with a device vpp does not know keeps its session.
   if (!topic.device_id.empty() && !fleet_it->second.count(topic.device_id)) {
-    counters_.reject(reason::unknown_device, src,
+    counters_.reject(reason::unknown_device, std::string(src),
                      "device '" + topic.device_id + "' is not an asset of site '" + topic.edge_node_id + "'");
     return out;
   }
@@ -243,7 +247,7 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
     case sp::MessageType::ndata: {
       for (const auto& m : p.metrics()) {
         if (!m.has_name() && !(m.has_alias() && node.aliases.count(m.alias()))) {
-          counters_.reject(reason::unknown_alias, src, "metric " + metric_label(m) + " was not in the NBIRTH");
+          counters_.reject(reason::unknown_alias, std::string(src), "metric " + metric_label(m) + " was not in the NBIRTH");
           request_rebirth(topic.edge_node_id, node, now, out);
           return out;
         }
@@ -256,7 +260,7 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
       Device& dev = node.devices[topic.device_id];
       const bool birth = topic.type == sp::MessageType::dbirth;
       if (!birth && !dev.online) {
-        counters_.reject(reason::before_birth, src, "DDATA before the device's DBIRTH");
+        counters_.reject(reason::before_birth, std::string(src), "DDATA before the device's DBIRTH");
         request_rebirth(topic.edge_node_id, node, now, out);
         return out;
       }
@@ -282,10 +286,14 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
 bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node, const std::string& device_id,
                                          Device& dev, const sp::Payload& p, bool birth, TimePoint payload_time,
                                          TimePoint now, InputSink& sink, std::vector<Outgoing>& out) {
-  const std::string src = node_id + "/" + device_id;
+  struct Src {
+    const std::string& n;
+    const std::string& d;
+    operator std::string() const { return n + "/" + d; }
+  } const src{node_id, device_id};
   struct Resolved {
     const sp::Metric* m;
-    std::string name;
+    std::string_view name;  // into the payload or the alias table, both alive for this call
     std::uint32_t datatype;
   };
   std::vector<Resolved> metrics;
@@ -294,7 +302,7 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
   std::map<std::string, std::uint32_t, std::less<>> new_types;
   // Pass 1: resolve names and datatypes; an unresolvable metric voids the whole message.
   for (const auto& m : p.metrics()) {
-    std::string name;
+    std::string_view name;
     std::uint32_t dt = 0;
     if (m.has_name()) {
       name = m.name();
@@ -303,33 +311,33 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
       } else if (!birth) {
         const auto it = dev.datatypes.find(name);
         if (it == dev.datatypes.end()) {
-          counters_.reject(reason::unknown_alias, src, "metric '" + name + "' was not in the DBIRTH");
+          counters_.reject(reason::unknown_alias, std::string(src), "metric '" + std::string(name) + "' was not in the DBIRTH");
           request_rebirth(node_id, node, now, out);
           return false;
         }
         dt = it->second;
       } else {
-        counters_.reject(reason::malformed, src, "DBIRTH metric '" + name + "' has no datatype");
+        counters_.reject(reason::malformed, std::string(src), "DBIRTH metric '" + std::string(name) + "' has no datatype");
         request_rebirth(node_id, node, now, out);
         return false;
       }
-      if (birth && m.has_alias()) new_aliases[m.alias()] = AliasEntry{device_id, name, dt};
+      if (birth && m.has_alias()) new_aliases[m.alias()] = AliasEntry{device_id, std::string(name), dt};
     } else if (m.has_alias() && !birth) {
       const auto it = node.aliases.find(m.alias());
       if (it == node.aliases.end() || it->second.device != device_id) {
-        counters_.reject(reason::unknown_alias, src, "alias " + std::to_string(m.alias()) + " is not in this device's birth");
+        counters_.reject(reason::unknown_alias, std::string(src), "alias " + std::to_string(m.alias()) + " is not in this device's birth");
         request_rebirth(node_id, node, now, out);
         return false;
       }
       name = it->second.name;
       dt = m.has_datatype() ? m.datatype() : it->second.datatype;
     } else {
-      counters_.reject(reason::malformed, src, "metric without a name" + std::string(birth ? " in DBIRTH" : " or alias"));
+      counters_.reject(reason::malformed, std::string(src), "metric without a name" + std::string(birth ? " in DBIRTH" : " or alias"));
       request_rebirth(node_id, node, now, out);
       return false;
     }
-    if (birth) new_types[name] = dt;
-    metrics.push_back({&m, std::move(name), dt});
+    if (birth) new_types[std::string(name)] = dt;
+    metrics.push_back({&m, name, dt});
   }
   if (birth) {
     // Aliases are unique per edge node: drop this device's old ones, then add the new ones.
@@ -382,14 +390,14 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
       if (!d) {
         if (!bad_reason) {
           bad_reason = reason::wrong_type;
-          bad_detail = "metric '" + r.name + "' must be numeric, datatype " + std::to_string(r.datatype);
+          bad_detail = "metric '" + std::string(r.name) + "' must be numeric, datatype " + std::to_string(r.datatype);
         }
         continue;
       }
       if (!std::isfinite(*d)) {
         if (!bad_reason) {
           bad_reason = reason::non_finite;
-          bad_detail = "metric '" + r.name + "' is not finite";
+          bad_detail = "metric '" + std::string(r.name) + "' is not finite";
         }
         continue;
       }
@@ -404,7 +412,7 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
     if (!s) {
       if (!bad_reason) {
         bad_reason = reason::wrong_type;
-        bad_detail = "metric '" + r.name + "' must be a string";
+        bad_detail = "metric '" + std::string(r.name) + "' must be a string";
       }
       continue;
     }
@@ -421,7 +429,7 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
       ack.detail = *s;
     }
   }
-  if (bad_reason) counters_.reject(*bad_reason, src, bad_detail);
+  if (bad_reason) counters_.reject(*bad_reason, std::string(src), bad_detail);
   if (birth) {
     dev.online = true;
     sink.push(DeviceStatus{node_id, device_id, true, latest, "DBIRTH"});
@@ -433,7 +441,7 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
   }
   if (have_ack) {
     if (ack.command_id.empty() || !ack_status) {
-      counters_.reject(reason::malformed, src, "ack needs Ack/CommandId and a valid Ack/Status");
+      counters_.reject(reason::malformed, std::string(src), "ack needs Ack/CommandId and a valid Ack/Status");
     } else {
       ack.site_id = node_id;
       ack.asset_id = device_id;

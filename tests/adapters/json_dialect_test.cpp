@@ -76,5 +76,53 @@ TEST(JsonDecode, CommandRoundTripsThroughTheProtoMapping) {
   EXPECT_EQ(*back, c);
 }
 
+TEST(JsonDecode, FastPathAgreesWithProtobufsParser) {
+  // The fast telemetry parser must produce exactly what protobuf's JSON parser produces, and hand
+  // anything unusual to it.
+  const char* payloads[] = {
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z","pKw":-12.5,"socPct":80})",
+      R"( { "site_id" : "s1", "asset_id":"bat", "time":"2024-02-29T23:59:59.123456789Z", "quality":"QUALITY_STALE",
+            "qKvar":1e-3, "indoorTempC":26.25, "setpointC":0, "availableKw":1E2, "energyKwh":-0.0 } )",
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00.5Z"})",
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T14:30:00+08:00","pKw":1})",   // offset: slow path
+      R"({"siteId":"s\u0031","assetId":"bat","time":"2026-07-07T06:30:00Z"})",          // escape: slow path
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z","pKw":"1.5"})",     // quoted number
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z","pKw":1,"pKw":2})", // repeated key
+      R"({"siteId":"s1","assetId":"bat","time":"2026-02-30T06:30:00Z"})",                // no such day
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z","pKw":01})",
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z","pKw":null})",
+      R"({"siteId":"s1","assetId":"bat","time":"2026-07-07T06:30:00Z"} trailing)",
+      R"({})",
+  };
+  for (const char* p : payloads) {
+    const auto fast = decode_json(telemetry_topic(), p, kNow);
+    const auto slow = json_to_model<vpp::v1::Telemetry>(p);
+    if (slow && slow->site_id == "s1" && slow->asset_id == "bat") {
+      ASSERT_TRUE(std::holds_alternative<AdapterInput>(fast)) << p << ": " << std::get<JsonRejection>(fast).detail;
+      EXPECT_EQ(std::get<Telemetry>(std::get<AdapterInput>(fast)), *slow) << p;
+    } else {
+      EXPECT_TRUE(std::holds_alternative<JsonRejection>(fast)) << p;
+    }
+  }
+  auto t = decode_json(telemetry_topic(), payloads[1], kNow);
+  const auto& tel = std::get<Telemetry>(std::get<AdapterInput>(t));
+  EXPECT_EQ(tel.time, from_unix_ms(1709251199123)) << "2024-02-29T23:59:59.123Z, nanoseconds truncated to ms";
+  EXPECT_EQ(tel.quality, Quality::stale);
+  EXPECT_DOUBLE_EQ(*tel.q_kvar, 0.001);
+}
+
+TEST(JsonEncode, CommandJsonIsByteIdenticalToProtobufs) {
+  const TimePoint t = from_unix_ms(1'783'405'800'000);
+  const Command cmds[] = {
+      {"c-1", "s1", "bat", SetpointKind::battery_p_kw, 25.5, t, t + std::chrono::minutes(5), "event ev-42 plan 17"},
+      {"c-2", "office-haidian", "pv-roof", SetpointKind::pv_limit_pct, 0, t + std::chrono::milliseconds(250),
+       t + std::chrono::milliseconds(1250), ""},
+      {"c-3", "s", "a", SetpointKind::ev_p_kw, -150, t, t, "say \"hi\" \\ now"},
+      {"c-4", "s", "a", SetpointKind::hvac_setpoint_offset_c, 0.1, from_unix_ms(0), from_unix_ms(999), "x"},
+      {"c-5", "s", "a", SetpointKind::unspecified, 1e-7, t, t, ""},
+  };
+  for (const auto& c : cmds) EXPECT_EQ(encode_command_json(c), to_json(to_proto(c))) << c.command_id;
+}
+
 }  // namespace
 }  // namespace vpp::adapters::mqtt
