@@ -276,6 +276,19 @@ TEST(ModbusSunSpecPeer, DeadDeviceNeverStallsOtherBusesAndOnlySlowsItsOwn) {
   EXPECT_GE((*a)->counters().rejected(reason::timeout), 2u);
 }
 
+TEST(ModbusSunSpecPeer, FrameGapSeparatesRequestsOnABus) {
+  Server s({"--device", "1:pv1xx"});
+  ModbusLink link(LinkSpec{false, "127.0.0.1", s.port, "", 0, 50ms});
+  link.set_timeout(2s);
+  std::vector<std::uint16_t> r;
+  ASSERT_TRUE(link.read(1, 40000, 2, r).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(link.read(1, 40000, 2, r).ok());
+  // Four requests after the first, each at least 50 ms after the previous answer.
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+  EXPECT_EQ(r, (std::vector<std::uint16_t>{0x5375, 0x6E53}));
+}
+
 TEST(VppctlModbusScan, PrintsModelsAsJsonAndRejectsBadArguments) {
   Server s({"--device", "7:bat7xx:0"});
   const std::string bin = std::string(VPP_BIN_DIR) + "/vppctl";
