@@ -267,8 +267,13 @@ bool MqttAdapter::on_sparkplug_connected(MqttConnection& c) {
   }
   const std::string state_topic = sp::format_topic({sp::MessageType::state, "", cfg_.client_id, ""});
   bool ok = c.subscribe(state_topic, 1);
+  // The edge-to-host message types only: a `#` would also bring back our own NCMD/DCMD.
   for (const auto& g : groups_) {
-    if (g.host) ok = ok && c.subscribe(std::string(sp::kNamespace) + "/" + g.host->group_id() + "/#", 1);
+    if (!g.host) continue;
+    const std::string base = std::string(sp::kNamespace) + "/" + g.host->group_id() + "/";
+    for (const char* t : {"NBIRTH/+", "NDEATH/+", "NDATA/+", "DBIRTH/+/+", "DDATA/+/+", "DDEATH/+/+"}) {
+      ok = ok && c.subscribe(base + t, 1);
+    }
   }
   if (!ok) return false;
   c.publish(state_topic, sp::state_json({true, ts}), 1, true);
