@@ -2,7 +2,7 @@
 //
 // 1. Ingest. One Paho publisher sends N telemetry messages (QoS 0) as fast as it can; a bare
 //    Paho subscriber that decodes nothing, then vpp's MqttAdapter (decoding, validating and
-//    queueing vpp::Telemetry), each receive them in turn, alternating, `--rounds` times in the
+//    queueing vpp::Telemetry), each receive them in turn, alternating which goes first, `--rounds` times in the
 //    same run against the same broker. Rate = messages received / (last - first arrival).
 //    Goal: the adapter reaches >= 80 % of the bare subscriber's median rate.
 // 2. Commands. MqttAdapter::send() for one command to each of `--assets` devices (JSON dialect,
@@ -274,8 +274,19 @@ bool wait_count(const std::function<std::uint64_t()>& count, std::uint64_t n, st
 
 int run(const std::vector<std::string>& args) {
   int messages = 200000, rounds = 5, assets = 10000, runs = 20, lanes = -1;
+  bool subscriber = true;
   std::string dialect = "both";
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
+  std::vector<std::string> rest;
+  for (const auto& a : args) {
+    if (a == "--no-subscriber") {
+      subscriber = false;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  const auto& args2 = rest;
+  for (std::size_t i = 0; i + 1 < args2.size(); i += 2) {
+    const std::vector<std::string>& args = args2;
     if (args[i] == "--messages") messages = std::stoi(args[i + 1]);
     else if (args[i] == "--rounds") rounds = std::stoi(args[i + 1]);
     else if (args[i] == "--assets") assets = std::stoi(args[i + 1]);
@@ -314,9 +325,10 @@ int run(const std::vector<std::string>& args) {
     const std::string filter = spb ? "spBv1.0/bench/#" : "vpp/+/+/telemetry";
     SparkplugPublisher sppub{fleet};
     std::vector<double> bare_rates, vpp_rates;
-    for (int r = 0; r < rounds; ++r) {
+    auto run_bare = [&] {
       {
         Counter bare(broker.url(), "bench-bare", filter, 0);
+        std::this_thread::sleep_for(200ms);  // as for the adapter below
         if (spb) sppub.births(pub);
         const std::uint64_t expected = static_cast<std::uint64_t>(messages) + (spb ? fleet.sites.size() + fleet.assets.size() : 0);
         if (spb) sppub.data(pub, messages); else publish_json(pub, fleet, messages);
@@ -325,6 +337,8 @@ int run(const std::vector<std::string>& args) {
         }
         bare_rates.push_back(bare.rate());
       }
+    };
+    auto run_vpp = [&] {
       {
         sink.reset();
         (*adapter)->start();
@@ -339,6 +353,16 @@ int run(const std::vector<std::string>& args) {
         }
         vpp_rates.push_back(sink.rate());
         (*adapter)->stop();
+      }
+    };
+    // Alternate which subscriber goes first, so neither profits from the order.
+    for (int r = 0; r < rounds; ++r) {
+      if (r % 2 == 0) {
+        run_bare();
+        run_vpp();
+      } else {
+        run_vpp();
+        run_bare();
       }
     }
     const double bare = median(bare_rates), ours = median(vpp_rates);
@@ -364,11 +388,14 @@ int run(const std::vector<std::string>& args) {
     if (!adapter) return 1;
     (*adapter)->start();
     (*adapter)->wait_connected(10s);
-    Counter devices(broker.url(), "bench-devices", "vpp/+/+/cmd", 1);
+    // --no-subscriber: nobody subscribes to the commands, so the broker only acknowledges them;
+    // this isolates vpp + Paho + broker ingest from the broker's fan-out to devices.
+    std::optional<Counter> devices;
+    if (subscriber) devices.emplace(broker.url(), "bench-devices", "vpp/+/+/cmd", 1);
     std::vector<double> sent_ms, published_ms, delivered_ms;
     const auto now = clock.now();
     for (int r = 0; r < runs; ++r) {
-      devices.reset();
+      if (devices) devices->reset();
       const std::uint64_t completed0 = (*adapter)->publications_completed();
       const auto t0 = Clock::now();
       for (int i = 0; i < assets; ++i) {
@@ -383,13 +410,13 @@ int run(const std::vector<std::string>& args) {
                      (unsigned long long)((*adapter)->publications_completed() - completed0), assets);
       }
       const auto t_published = Clock::now();
-      if (!wait_count([&] { return devices.count(); }, static_cast<std::uint64_t>(assets), 60s)) {
-        std::fprintf(stderr, "devices got %llu of %d commands\n", (unsigned long long)devices.count(), assets);
+      if (devices && !wait_count([&] { return devices->count(); }, static_cast<std::uint64_t>(assets), 60s)) {
+        std::fprintf(stderr, "devices got %llu of %d commands\n", (unsigned long long)devices->count(), assets);
       }
       auto ms = [&](Clock::time_point t) { return std::chrono::duration<double, std::milli>(t - t0).count(); };
       sent_ms.push_back(ms(t_sent));
       published_ms.push_back(ms(t_published));
-      delivered_ms.push_back(ms(devices.last()));
+      delivered_ms.push_back(devices ? ms(devices->last()) : 0.0);
       std::this_thread::sleep_for(100ms);
     }
     // Baseline in the same run: a bare Paho client publishing the same 10,000 pre-encoded
@@ -413,15 +440,15 @@ int run(const std::vector<std::string>& args) {
         msgs.emplace_back("vpp/" + s + "/" + a + "/cmd", vpp::to_json(vpp::to_proto(c)));
       }
       for (int r = 0; r < runs; ++r) {
-        devices.reset();
+        if (devices) devices->reset();
         const std::uint64_t a0 = acks.n.load();
         const auto t0 = Clock::now();
         for (const auto& [topic, payload] : msgs) bare.publish(topic, payload.data(), payload.size(), 1, false);
         wait_count([&] { return acks.n.load() - a0; }, static_cast<std::uint64_t>(assets), 60s);
         const auto t_pub = Clock::now();
-        wait_count([&] { return devices.count(); }, static_cast<std::uint64_t>(assets), 60s);
+        if (devices) wait_count([&] { return devices->count(); }, static_cast<std::uint64_t>(assets), 60s);
         bare_published_ms.push_back(std::chrono::duration<double, std::milli>(t_pub - t0).count());
-        bare_delivered_ms.push_back(std::chrono::duration<double, std::milli>(devices.last() - t0).count());
+        bare_delivered_ms.push_back(devices ? std::chrono::duration<double, std::milli>(devices->last() - t0).count() : 0.0);
         std::this_thread::sleep_for(100ms);
       }
       bare.disconnect()->wait();
@@ -435,9 +462,10 @@ int run(const std::vector<std::string>& args) {
     // for the devices has received every command (bounded by mosquitto's QoS 1 fan-out rate).
     std::printf("{\"bench\":\"mqtt-commands\",\"lanes\":%d,\"assets\":%d,\"runs\":%d,\"sent_p50_ms\":%.1f,\"sent_p99_ms\":%.1f,"
                 "\"published_p50_ms\":%.1f,\"published_p99_ms\":%.1f,\"delivered_p50_ms\":%.1f,\"delivered_p99_ms\":%.1f,"
-                "\"goal_published_p99_ms\":200}\n",
+                "\"subscriber\":%s,\"goal_published_p99_ms\":200}\n",
                 opts.command_lanes, assets, runs, percentile(sent_ms, 50), percentile(sent_ms, 99), percentile(published_ms, 50),
-                percentile(published_ms, 99), percentile(delivered_ms, 50), percentile(delivered_ms, 99));
+                percentile(published_ms, 99), percentile(delivered_ms, 50), percentile(delivered_ms, 99),
+                subscriber ? "true" : "false");
     (*adapter)->stop();
   }
   pub.disconnect()->wait();
@@ -445,6 +473,6 @@ int run(const std::vector<std::string>& args) {
 }
 
 const bool registered = vpp::bench::add(
-    {"mqtt-ingest", "mqtt-ingest [--messages N] [--rounds R] [--dialect json|sparkplug|both|none] [--assets N] [--runs R] [--lanes K]", run});
+    {"mqtt-ingest", "mqtt-ingest [--messages N] [--rounds R] [--dialect json|sparkplug|both|none] [--assets N] [--runs R] [--lanes K] [--no-subscriber]", run});
 
 }  // namespace
