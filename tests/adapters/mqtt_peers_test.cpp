@@ -149,6 +149,9 @@ TEST(MqttJsonPeer, BadInputIsCountedAndNeverStopsIngest) {
       {"raw vpp/grid/signal {\"curtailment\":{\"eventId\":\"e\"}}", reason::malformed},
       {"raw vpp/grid/other {}", reason::unknown_topic},
       {"ack never-sent ACK_STATUS_ACCEPTED", reason::unknown_command},
+      // The same rules on the Sparkplug host's connection.
+      {"big spBv1.0/g1/NDATA/s-spb 5000", reason::oversized},
+      {"raw spBv1.0/g1/NBIRTH/ghost-site x", reason::unknown_device},
   };
   for (const auto& [line, why] : bad) {
     const auto before = (*a)->counters().rejected(why);
@@ -289,6 +292,14 @@ TEST(MqttSparkplugPeer, TahuEdgeNodeBirthsDataCommandsRebirthAndDeath) {
   auto st = sparkplug::parse_state_json(sub_one(broker.port(), "spBv1.0/STATE/vppd-spb"));
   ASSERT_TRUE(st) << st.error();
   EXPECT_TRUE(st->online) << "retained STATE online";
+
+  // A stale offline STATE (an old Will) on our own topic: the host answers with online.
+  ASSERT_EQ(test::run("mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) +
+                      " -q 1 -r -t spBv1.0/STATE/vppd-spb -m '{\"online\":false,\"timestamp\":1}'"), 0);
+  ASSERT_TRUE(test::wait_until([&] {
+    auto again = sparkplug::parse_state_json(sub_one(broker.port(), "spBv1.0/STATE/vppd-spb"));
+    return again && again->online;
+  }));
 
   auto edge = tahu_edge(broker.port());
   ASSERT_TRUE(edge);
