@@ -7,6 +7,7 @@ left unset), independently of vpp's C++ generator and codec, so the adapter is c
 second reading of the same standard.
 
   sunspec_server.py --port P --device UNIT:PROFILE[:BASE] [--device ...] [faults]
+  sunspec_server.py --rtu /dev/pts/N [--baud B] --device ...     (Modbus RTU on a serial line)
 
 Profiles: pv1xx (models 1, 103, 120, 121, 122, 123, 160 with 2 modules) and bat7xx (models 1,
 701, 702, 704, 713, 802). BASE is 40000 (default), 0 or 50000.
@@ -195,7 +196,9 @@ async def proxy(args, inner_port):
 
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--rtu", help="serve Modbus RTU on this serial device instead of TCP")
+    ap.add_argument("--baud", type=int, default=19200)
     ap.add_argument("--device", action="append", required=True)
     ap.add_argument("--drop-writes", type=int, default=0)
     ap.add_argument("--blackhole-unit", type=int, action="append", default=[])
@@ -208,6 +211,16 @@ async def main():
         base = int(parts[2]) if len(parts) > 2 else 40000
         slaves[unit] = ModbusSlaveContext(hr=image(unit, profile, base), zero_mode=True)
     context = ModbusServerContext(slaves=slaves, single=False)
+    if args.rtu:
+        from pymodbus.server import StartAsyncSerialServer
+        from pymodbus.transaction import ModbusRtuFramer
+        server = await StartAsyncSerialServer(context=context, framer=ModbusRtuFramer, port=args.rtu,
+                                              baudrate=args.baud, bytesize=8, parity="N", stopbits=1,
+                                              defer_start=True)
+        await server.start()
+        print("ready", flush=True)
+        await server.serve_forever()
+        return
     inner = free_port()
     server = await StartAsyncTcpServer(context=context, address=("127.0.0.1", inner), defer_start=True)
     task = asyncio.create_task(server.serve_forever())
