@@ -1,5 +1,6 @@
 #include "proto/sparkplug.hpp"
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -28,12 +29,20 @@ bool valid_id(std::string_view id) {
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view s) {
-  std::vector<std::string_view> parts;
+// Up to 6 levels (one more than any Sparkplug topic has, so "too many" is still seen); no heap.
+struct Levels {
+  std::array<std::string_view, 6> v;
+  std::size_t n = 0;
+  std::size_t size() const { return n; }
+  std::string_view operator[](std::size_t i) const { return v[i]; }
+};
+
+Levels split(std::string_view s) {
+  Levels parts;
   std::size_t start = 0;
-  while (true) {
+  while (parts.n < parts.v.size()) {
     const auto slash = s.find('/', start);
-    parts.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    parts.v[parts.n++] = s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
@@ -240,8 +249,8 @@ Result<bool> set_metric_value(Metric& m, std::uint32_t datatype, const MetricVal
   }
 }
 
-Result<Payload> decode_payload(std::string_view bytes) {
-  Payload p;
+Result<bool> decode_payload_into(std::string_view bytes, Payload& p) {
+  p.Clear();
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
       !p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Error{"payload is not a valid Sparkplug B protobuf (" + std::to_string(bytes.size()) + " bytes)"};
@@ -249,6 +258,12 @@ Result<Payload> decode_payload(std::string_view bytes) {
   if (p.has_uuid() && p.uuid() == "SPBV1.0_COMPRESSED") {
     return Error{"compressed Sparkplug payloads (uuid SPBV1.0_COMPRESSED) are not accepted"};
   }
+  return true;
+}
+
+Result<Payload> decode_payload(std::string_view bytes) {
+  Payload p;
+  if (auto r = decode_payload_into(bytes, p); !r) return Error{r.error()};
   return p;
 }
 

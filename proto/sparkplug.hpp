@@ -60,6 +60,9 @@ Result<bool> set_metric_value(Metric& m, std::uint32_t datatype, const MetricVal
 // Parses a payload; fails on bytes that are not a valid Payload message and on compressed payloads
 // (uuid SPBV1.0_COMPRESSED), which vpp does not accept.
 Result<Payload> decode_payload(std::string_view bytes);
+// The same into an existing message, which is cleared first; reusing one message per thread keeps
+// its allocated metrics (the host's hot path).
+Result<bool> decode_payload_into(std::string_view bytes, Payload& out);
 
 // STATE (Sparkplug 3.0): UTF-8 JSON {"online":bool,"timestamp":ms}.
 struct HostState {

@@ -156,7 +156,9 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
     counters_.reject(reason::unknown_device, std::string(src), "edge node '" + topic.edge_node_id + "' is not a site of group '" + group_id_ + "'");
     return out;
   }
-  auto decoded = sp::decode_payload(payload);
+  // One payload per thread, reused: its metrics' memory survives Clear() (hot path).
+  thread_local sp::Payload p;
+  auto decoded = sp::decode_payload_into(payload, p);
   std::lock_guard lock(mu_);
   Node& node = nodes_[topic.edge_node_id];
   if (!decoded) {
@@ -164,7 +166,6 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
     if (topic.type != sp::MessageType::ndeath) request_rebirth(topic.edge_node_id, node, now, out);
     return out;
   }
-  const sp::Payload& p = *decoded;
   const TimePoint payload_time = p.has_timestamp() ? from_unix_ms(static_cast<std::int64_t>(p.timestamp())) : now;
 
   switch (topic.type) {
