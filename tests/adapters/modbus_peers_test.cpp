@@ -342,6 +342,12 @@ TEST(VppctlModbusScan, PrintsModelsAsJsonAndRejectsBadArguments) {
   EXPECT_NE(line->find("\"SoC\":{\"value\":65.5,\"units\":\"Pct\"}"), std::string::npos) << *line;
   EXPECT_NE(line->find("\"W\":{\"value\":-5000,\"units\":\"W\"}"), std::string::npos) << *line;
   EXPECT_NE(line->find("\"Md\":{\"value\":\"battery-7xx\"}"), std::string::npos) << *line;
+  EXPECT_EQ(test::run(bin + " 2>/dev/null") >> 8, 2) << "no command: usage";
+  EXPECT_EQ(test::run(bin + " --help >/dev/null") >> 8, 0);
+  EXPECT_EQ(test::run(bin + " modbus frobnicate 2>/dev/null") >> 8, 2);
+  EXPECT_EQ(test::run(bin + " modbus scan 2>/dev/null") >> 8, 2);
+  EXPECT_EQ(test::run(bin + " modbus scan 127.0.0.1:1 --base 123 2>/dev/null") >> 8, 2);
+  EXPECT_EQ(test::run(bin + " modbus scan 127.0.0.1:1 --unit 2>/dev/null") >> 8, 2) << "option without a value";
   EXPECT_EQ(test::run(bin + " modbus scan nohostport 2>/dev/null") >> 8, 2);
   EXPECT_EQ(test::run(bin + " modbus scan 127.0.0.1:1 --unit 999 2>/dev/null") >> 8, 2);
   EXPECT_EQ(test::run(bin + " modbus scan 127.0.0.1:" + std::to_string(test::free_port()) + " --timeout-ms 200 2>/dev/null") >> 8, 1);
