@@ -149,6 +149,7 @@ ModbusDevice read_modbus_device(MapReader& r) {
   d.poll_period = r.duration("poll_period", false, std::chrono::milliseconds(100)).value_or(d.poll_period);
   d.timeout = r.duration("timeout", false, std::chrono::milliseconds(10)).value_or(d.timeout);
   d.retries = static_cast<int>(r.integer("retries", {.min = 0, .max = 10}).value_or(d.retries));
+  d.frame_gap = r.duration("frame_gap").value_or(d.frame_gap);
   return d;
 }
 

@@ -78,6 +78,9 @@ struct ModbusDevice {
   Duration poll_period = std::chrono::seconds(5);
   Duration timeout = std::chrono::seconds(1);
   int retries = 2;
+  // Silence between the end of one request and the start of the next on this device's bus or
+  // gateway (devices that share one are serialised; the largest gap of the bus applies).
+  Duration frame_gap = std::chrono::milliseconds(0);
 };
 
 enum class SolverKind { clp, decomposed };
