@@ -253,7 +253,7 @@ fleet:
 events:
   - {id: e, start: "2026-07-07T01:00:00+08:00", duration: 1h, sites: [nowhere]}
 )");
-  EXPECT_NE(e.find("bad.yaml:14:11: strategy: unknown strategy 'clever' (expected one of: rule, uncontrolled)\n"),
+  EXPECT_NE(e.find("bad.yaml:14:11: strategy: unknown strategy 'clever' (expected one of: controller, rule, uncontrolled)\n"),
             std::string::npos)
       << e;
   EXPECT_NE(e.find("bad.yaml:17:8: fleet.mix: shares must sum to 1 (found 0.9)\n"), std::string::npos) << e;
