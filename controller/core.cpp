@@ -1375,6 +1375,14 @@ struct Core::Impl {
     }
   }
 
+  void on(const RestoreEvent& r, std::vector<Output>&, TimePoint) {
+    book.restore(r.record);
+    const auto& rec = *book.find(r.record.event.event_id);
+    if (rec.event.target_reduction_kw && !reference_kw.count(rec.event.event_id)) capture_reference(rec);
+    if (rec.state == EventState::active) prepare_settlement(rec, true);
+    need_resolve("event " + rec.event.event_id + " restored");
+  }
+
   void on(const MeterHistory& h, std::vector<Output>& out, TimePoint) {
     const auto si = fleet.find_site(h.site_id);
     if (si == kNone) {

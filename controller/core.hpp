@@ -87,8 +87,15 @@ struct MeterHistory {
   DayProfile day;
 };
 
+// An event exactly as the store kept it (state, opt-outs, revision), when vppd restarts. No
+// transitions are produced; an event that should have moved on while vppd was down moves at
+// the next input, with the time it really is.
+struct RestoreEvent {
+  EventRecord record;
+};
+
 using Input = std::variant<Telemetry, CommandAck, GridSignal, EnrolSite, UnenrolSite, OptOut, LeaseRequest,
-                           LeaseRelease, Tick, SolveResult, ForecastUpdate, MeterHistory>;
+                           LeaseRelease, Tick, SolveResult, ForecastUpdate, MeterHistory, RestoreEvent>;
 
 // ------------------------------------------------------------------------------------ outputs
 

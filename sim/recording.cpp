@@ -186,6 +186,15 @@ pb::CoreInputRecord to_record(const Input& in, TimePoint t) {
             sr->set_occupied(std::string(s.occupied.begin(), s.occupied.end()));
             sr->set_hvac_available(std::string(s.hvac_available.begin(), s.hvac_available.end()));
           }
+        } else if constexpr (std::is_same_v<T, RestoreEvent>) {
+          auto* e = r.mutable_restore_event();
+          GridSignal g{{}, "", x.record.event};
+          *e->mutable_event() = to_proto(g).curtailment();
+          e->set_state(std::string(to_string(x.record.state)));
+          for (const auto& site : x.record.opted_out) e->add_opted_out(site);
+          e->set_received_at_ms(to_unix_ms(x.record.received_at));
+          e->set_ended_at_ms(to_unix_ms(x.record.ended_at));
+          e->set_revision(x.record.revision);
         } else if constexpr (std::is_same_v<T, MeterHistory>) {
           auto* m = r.mutable_meter_history();
           m->set_site_id(x.site_id);
@@ -264,6 +273,29 @@ Result<Input> from_record(const pb::CoreInputRecord& r) {
       d.eligible = m.eligible();
       d.kw.assign(m.kw().begin(), m.kw().end());
       return Input{MeterHistory{m.site_id(), std::move(d)}};
+    }
+    case pb::CoreInputRecord::kRestoreEvent: {
+      const auto& e = r.restore_event();
+      pb::GridSignal g;
+      *g.mutable_curtailment() = e.event();
+      auto sig = from_proto(g);
+      if (!sig) return Error{sig.error()};
+      EventRecord rec;
+      rec.event = std::get<CurtailmentEvent>(sig->signal);
+      bool known = false;
+      for (auto st : {EventState::received, EventState::scheduled, EventState::active, EventState::completed,
+                      EventState::cancelled, EventState::rejected}) {
+        if (to_string(st) == e.state()) {
+          rec.state = st;
+          known = true;
+        }
+      }
+      if (!known) return Error{"restored event " + rec.event.event_id + ": unknown state '" + e.state() + "'"};
+      rec.opted_out.insert(e.opted_out().begin(), e.opted_out().end());
+      rec.received_at = from_unix_ms(e.received_at_ms());
+      rec.ended_at = from_unix_ms(e.ended_at_ms());
+      rec.revision = e.revision();
+      return Input{RestoreEvent{std::move(rec)}};
     }
     case pb::CoreInputRecord::INPUT_NOT_SET: break;
   }

@@ -348,3 +348,37 @@ TEST_F(CoreTest, SameInputsGiveIdenticalOutputs) {
 
 }  // namespace
 }  // namespace vpp::controller
+
+namespace vpp::controller {
+namespace {
+
+TEST(CoreRestore, ARestoredActiveEventKeepsSteeringWithoutNewTransitions) {
+  using namespace std::chrono_literals;
+  Settings s;
+  s.utc_offset_minutes = 480;
+  Core core(s, "r");
+  core.handle(EnrolSite{testing::office("a")}, testing::t0 - 1h);
+  EventRecord rec;
+  rec.event.event_id = "e1";
+  rec.event.start = testing::t0 - 30min;
+  rec.event.duration = 2h;
+  rec.event.import_cap_kw = 700;
+  rec.state = EventState::active;
+  rec.opted_out = {"b"};
+  rec.revision = 2;
+  const auto out = core.handle(RestoreEvent{rec}, testing::t0);
+  for (const auto& o : out) EXPECT_FALSE(std::holds_alternative<EventTransition>(o));
+  ASSERT_NE(core.events().find("e1"), nullptr);
+  EXPECT_EQ(core.events().find("e1")->revision, 2);
+  EXPECT_EQ(core.events().find("e1")->state, EventState::active);
+  EXPECT_EQ(core.target_kw(testing::t0), 700);
+  // It ends when its time comes, as if vppd had never stopped.
+  bool completed = false;
+  for (const auto& o : core.handle(Tick{}, testing::t0 + 2h)) {
+    if (const auto* t = std::get_if<EventTransition>(&o)) completed = completed || t->to == EventState::completed;
+  }
+  EXPECT_TRUE(completed);
+}
+
+}  // namespace
+}  // namespace vpp::controller
