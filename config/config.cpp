@@ -197,6 +197,7 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.settle_time = a->duration("settle_time").value_or(x.settle_time);
     x.battery_cost_per_kwh = a->number_or("battery_cost_per_kwh", x.battery_cost_per_kwh, kNonNegative);
     x.comfort_cost_per_c = a->number_or("comfort_cost_per_c", x.comfort_cost_per_c, kNonNegative);
+    x.hvac_hold = a->duration("hvac_hold", false, std::chrono::minutes(1)).value_or(x.hvac_hold);
   }
   if (auto k = r.map("scheduling")) {
     auto& x = s.scheduling;

@@ -56,6 +56,9 @@ struct AllocatorSettings {
   Duration settle_time = 2min;          // wait after a correction before judging its effect
   double battery_cost_per_kwh = 0.05;   // merit order: wear cost of cycling
   double comfort_cost_per_c = 0.5;      // merit order: cost per degC of comfort margin used
+  // A power cap must leave a zone inside its comfort margin for at least this long: a released
+  // plant takes minutes to pull the air back, so shorter would overshoot.
+  Duration hvac_hold = std::chrono::minutes(15);
 };
 
 struct SchedulingSettings {

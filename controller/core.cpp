@@ -16,6 +16,13 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kFleetGroup = "fleet";
+// Share of a zone's heat capacity in its air and furnishings, which is what a thermostat moves
+// within minutes (ISO 13790: about 20 of 165 kJ/(K m2) for the medium class).
+constexpr double kAirShareOfCapacitance = 0.12;
+// How far ahead of an event the real-time allocator starts steering toward it.
+constexpr Duration kAllocatorLead = std::chrono::minutes(3);
+// How much faster than an even spread a battery may spend its energy during an event.
+constexpr double kEventSpendSlack = 1.25;
 constexpr const char* kFreeGroup = "free";
 
 std::string fmt(const char* f, double a, double b = 0) {
@@ -63,6 +70,7 @@ struct Core::Impl {
     std::uint64_t pending = 0;          // request id in flight (0 = none)
     TimePoint requested_at{};
     std::shared_ptr<const optimizer::Problem> problem;   // of the adopted plan
+    std::shared_ptr<const optimizer::Problem> requested; // of the request in flight
     std::shared_ptr<const optimizer::Plan> plan;
     std::map<SiteIndex, std::size_t> plan_site;           // site -> index in plan->sites
     TimePoint last_correction{};                          // of the real-time allocator
@@ -73,6 +81,7 @@ struct Core::Impl {
   // (an event starts or ends) until the new group's plan arrives.
   struct PlanRef {
     std::shared_ptr<const optimizer::Plan> plan;
+    std::shared_ptr<const optimizer::Problem> problem;  // the plan's inputs (start temperatures)
     std::uint64_t plan_id = 0;          // the solve request that produced it
     std::size_t site = 0;
     int kind = -1;  // 0 battery, 1 pv, 2 hvac, 3 flexible
@@ -82,6 +91,7 @@ struct Core::Impl {
   struct Control {
     double correction_kw = 0;           // allocator's reduction on top of the plan
     double hvac_base_kw = 0;            // an HVAC zone's power when its correction began
+    std::optional<TimePoint> event_end; // end of the active event the asset serves, if any
     TimePoint hold_until{};             // rebound staging: keep the last command until then
     PlanRef plan;
   };
@@ -499,7 +509,9 @@ struct Core::Impl {
             const auto k = static_cast<std::size_t>(t);
             z.cop[k] = cooling_cop(hz.rated_cop, z.outdoor_temp_c[k]);
             const bool occupied = !sf || flag(sf->occupied, t);
-            const double relax = occupied ? 0 : s.planning.unoccupied_comfort_relax_c;
+            // Occupied: the band less the thermostat's half-deadband swing; empty: relaxed.
+            const double half = std::min(hz.deadband_c / 2, (lim.comfort_max_c - lim.comfort_min_c) / 2);
+            const double relax = occupied ? -half : s.planning.unoccupied_comfort_relax_c;
             z.comfort_min_c[k] = lim.comfort_min_c - relax;
             z.comfort_max_c[k] = lim.comfort_max_c + relax;
           }
@@ -621,6 +633,7 @@ struct Core::Impl {
         for (std::size_t k = 0; k + shift < old.size() && k < r.warm_prices.size(); ++k) r.warm_prices[k] = old[k + shift];
       }
       r.problem = std::move(problem);
+      g.requested = r.problem;
       g.pending = r.id;
       g.requested_at = now;
       ++counters.solves_requested;
@@ -641,6 +654,7 @@ struct Core::Impl {
         return;
       }
       g.plan = r.plan;
+      g.problem = g.requested;
       g.plan_site.clear();
       for (std::size_t i = 0; i < r.plan->sites.size(); ++i) {
         const auto si = fleet.find_site(r.plan->sites[i].id);
@@ -650,15 +664,17 @@ struct Core::Impl {
       for (auto si : g.sites) {
         const auto ps = g.plan_site.find(si);
         for (auto ai : fleet.site(si).assets) {
+          // The allocator's corrections stay: a new plan starts from measured states but knows
+          // nothing of the demand a power cap holds back, and releasing every cap at once would
+          // make a spike. Corrections wind down as the allocator finds the fleet over target.
           auto& c = ctl(ai);
           c.plan = {};
-          c.correction_kw = 0;  // the new plan supersedes the allocator's corrections
           if (ps == g.plan_site.end()) continue;
           const auto& sp = r.plan->sites[ps->second];
           const auto& id = fleet.asset(ai).asset.id;
           auto find = [&](const auto& v, int kind) {
             for (std::size_t k = 0; k < v.size(); ++k) {
-              if (v[k].id == id) c.plan = {r.plan, r.request_id, ps->second, kind, k};
+              if (v[k].id == id) c.plan = {r.plan, g.problem, r.request_id, ps->second, kind, k};
             }
           };
           find(sp.batteries, 0);
@@ -744,7 +760,17 @@ struct Core::Impl {
     switch (a.asset.kind()) {
       case AssetKind::battery: {
         if (!plan && corr == 0) break;
-        const double base = plan && c.plan.kind == 0 ? plan->sites[c.plan.site].batteries[c.plan.index].p_kw[kk] : 0;
+        double base = plan && c.plan.kind == 0 ? plan->sites[c.plan.site].batteries[c.plan.index].p_kw[kk] : 0;
+        // During an event a battery spends what it holds evenly over what is left of it (with
+        // some slack), whatever the plan front-loads: a plan that counted on more from the
+        // buildings than they give later must still find energy in the last intervals.
+        if (base > 0 && c.event_end && *c.event_end > now && a.last && !std::isnan(a.last->soc_pct)) {
+          const auto& b = *a.asset.get<BatterySpec>();
+          const auto& lim = fleet.site(a.site).site.limits;
+          const double floor_pct = std::max(lim.battery_reserve_pct, b.soc_min_pct);
+          const double energy = std::max(0.0, (a.last->soc_pct - floor_pct) / 100 * b.capacity_kwh * b.discharge_efficiency);
+          base = std::min(base, kEventSpendSlack * energy / (to_seconds(*c.event_end - now) / 3600));
+        }
         d[0] = sp(SetpointKind::battery_p_kw, base + corr);
         break;
       }
@@ -763,7 +789,15 @@ struct Core::Impl {
       case AssetKind::hvac_zone: {
         const auto& hz = *a.asset.get<HvacZoneSpec>();
         if (plan && c.plan.kind == 2) {
-          const double offset = plan->sites[c.plan.site].hvac[c.plan.index].temp_c[kk] - hz.default_setpoint_c;
+          // Follow the planned trajectory within the interval, from where the plan starts it to
+          // where it ends it, so setpoints move in small steps: stepping every zone's setpoint
+          // at the same instant synchronises the thermostats and the fleet's load swings.
+          const auto& temps = plan->sites[c.plan.site].hvac[c.plan.index].temp_c;
+          const auto& zones = c.plan.problem ? c.plan.problem->sites[c.plan.site].hvac : std::vector<optimizer::HvacZone>{};
+          const double from = kk > 0 ? temps[kk - 1] : (c.plan.index < zones.size() ? zones[c.plan.index].temp_c : temps[kk]);
+          const TimePoint start = plan->horizon.start + plan->horizon.step * k;
+          const double f = std::clamp(to_seconds(now + s.scheduling.control_tick - start) / to_seconds(plan->horizon.step), 0.0, 1.0);
+          const double offset = from + (temps[kk] - from) * f - hz.default_setpoint_c;
           if (std::fabs(offset) >= s.commands.deadband_c) d[0] = sp(SetpointKind::hvac_setpoint_offset_c, offset);
         }
         if (corr > 0) d[1] = sp(SetpointKind::hvac_power_cap_kw, std::max(0.0, c.hvac_base_kw - corr), "allocator");
@@ -921,11 +955,25 @@ struct Core::Impl {
       }
       case AssetKind::hvac_zone: {
         if (std::isnan(a.last->indoor_temp_c) || std::isnan(a.last->p_kw)) return f;
-        const double margin = lim.comfort_max_c - 0.5 - a.last->indoor_temp_c;
+        const auto& hz = *a.asset.get<HvacZoneSpec>();
+        // Comfort margin where the zone is heading (see the envelope), in kelvin.
+        const double heading = a.last->indoor_temp_c + std::max(0.0, Fleet::temp_slope_c_per_s(a)) * 300;
+        const double margin = lim.comfort_max_c - 0.5 - heading;
         if (margin <= 0) return f;
         // Reduction is taken against the power drawn when the first correction was made.
         const double base = corr > 0 ? ctl(ai).hvac_base_kw : a.last->p_kw;
-        f.up_kw = std::max(0.0, base - corr) * std::min(1.0, margin / 1.5);
+        // A cap is not lifted to correct over-delivery: a zone held back has demand waiting and
+        // would return far more than the cap gave. Caps end with comfort (the envelope), the
+        // event, or the asset going offline.
+        f.down_kw = 0;
+        // The air warms at (cooling withheld) / (air heat capacity): cut no more than keeps the
+        // zone inside its margin for `hvac_hold` (a released plant needs minutes to pull a zone
+        // back), so a fast zone (a data hall) gives a little and a slow one (an office) a lot.
+        const double air_kwh_per_k = kAirShareOfCapacitance * hz.thermal_capacitance_kwh_per_k;
+        const double cop = std::max(0.5, hz.rated_cop);
+        const double hold_h = to_seconds(s.allocator.hvac_hold) / 3600;
+        const double safe_kw = margin * air_kwh_per_k / (cop * std::max(hold_h, 1e-3));
+        f.up_kw = std::min(std::max(0.0, base - corr) * std::min(1.0, margin / 1.5), safe_kw);
         f.cost = s.allocator.comfort_cost_per_c / margin;
         break;
       }
@@ -961,7 +1009,12 @@ struct Core::Impl {
                          newest_reading(g.sites) <= g.last_correction)) {
         continue;
       }
-      const auto target = ceiling(key, interval_floor(now));
+      // Look a little ahead, so the fleet is at its target when an event starts rather than a
+      // telemetry round-trip later.
+      auto target = ceiling(key, interval_floor(now));
+      if (const auto ahead = ceiling(key, interval_floor(now + kAllocatorLead)); !target || (ahead && *ahead < *target)) {
+        target = ahead;
+      }
       if (!target) continue;
       const auto m = measured(g.sites);
       if (!m) continue;
@@ -1035,12 +1088,24 @@ struct Core::Impl {
     }
   }
 
-  // Groups must exist for the allocator even before the first plan arrives.
+  // Groups must exist for the allocator even before the first plan arrives. Each asset learns
+  // when the active event it serves ends (for spending stored energy evenly).
   void groups_for_now(TimePoint now) {
     auto assigned = assign_groups(now);
     for (auto& [key, sites] : assigned) groups[key].sites = sites;
     for (auto it = groups.begin(); it != groups.end();) {
       it = assigned.count(it->first) ? std::next(it) : groups.erase(it);
+    }
+    for (const auto& [key, g] : groups) {
+      std::optional<TimePoint> end;
+      if (key != kFreeGroup) {
+        for (const auto* e : group_events(key, now, now + Duration(1))) {
+          if (e->state == EventState::active) end = end ? std::min(*end, e->event.end()) : e->event.end();
+        }
+      }
+      for (auto si : g.sites) {
+        for (auto ai : fleet.site(si).assets) ctl(ai).event_end = end;
+      }
     }
   }
 

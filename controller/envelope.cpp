@@ -111,9 +111,14 @@ EnvelopeResult apply_envelope(const EnvelopeInput& in) {
       const auto& h = *asset.get<HvacZoneSpec>();
       c.to(0, h.rated_electric_kw, "rating");
       if (m && !std::isnan(m->indoor_temp_c)) {
-        if (m->indoor_temp_c >= limits.comfort_max_c) {
-          c.to(h.rated_electric_kw, h.rated_electric_kw, "comfort");  // too warm already: release
-        } else if (m->indoor_temp_c >= limits.comfort_max_c - 0.5 && !std::isnan(m->p_kw)) {
+        // Judge comfort where the zone is heading: a data hall without cooling gains kelvins in
+        // minutes, faster than telemetry and commands go round, so a cap is released while the
+        // temperature projected a few minutes ahead is still inside the band.
+        const double rising = std::max(0.0, Fleet::temp_slope_c_per_s(*in.asset));
+        const double projected = m->indoor_temp_c + rising * kComfortLookaheadS;
+        if (projected >= limits.comfort_max_c) {
+          c.to(h.rated_electric_kw, h.rated_electric_kw, "comfort");  // (about to be) too warm: release
+        } else if (projected >= limits.comfort_max_c - 0.5 && !std::isnan(m->p_kw)) {
           c.to(std::min(m->p_kw, h.rated_electric_kw), h.rated_electric_kw, "comfort margin");
         }
       }
@@ -122,7 +127,11 @@ EnvelopeResult apply_envelope(const EnvelopeInput& in) {
     case SetpointKind::hvac_setpoint_offset_c: {
       const auto& h = *asset.get<HvacZoneSpec>();
       c.to(-in.max_setpoint_offset_c, in.max_setpoint_offset_c, "offset limit");
-      c.to(limits.comfort_min_c - h.default_setpoint_c, limits.comfort_max_c - h.default_setpoint_c, "comfort band");
+      // The thermostat lets the air swing half its deadband around the setpoint: keep the swing
+      // inside the comfort band.
+      const double half = std::min(h.deadband_c / 2, (limits.comfort_max_c - limits.comfort_min_c) / 2);
+      c.to(limits.comfort_min_c + half - h.default_setpoint_c, limits.comfort_max_c - half - h.default_setpoint_c,
+           "comfort band");
       break;
     }
     case SetpointKind::load_curtail_pct: {

@@ -33,6 +33,11 @@ struct EnvelopeResult {
   std::string refusal;                   // why not allowed
 };
 
+// How far ahead an HVAC zone's temperature is projected (from its last two readings) when
+// judging whether a power cap keeps it comfortable: about two control ticks plus the time a
+// command takes to act.
+inline constexpr double kComfortLookaheadS = 180;
+
 EnvelopeResult apply_envelope(const EnvelopeInput& in);
 
 // The setpoint kinds an asset accepts, and the value that means "no intervention" (used to

@@ -200,6 +200,7 @@ GateResult Fleet::ingest(const Telemetry& t, TimePoint now) {
     if (std::isnan(m.available_kw)) m.available_kw = a.last->available_kw;
     if (std::isnan(m.p_kw)) m.p_kw = a.last->p_kw;
   }
+  a.previous = a.last;
   a.last = m;
   a.last_accepted_at = now;
   a.gated_reason.clear();
@@ -218,6 +219,12 @@ std::vector<AssetIndex> Fleet::sweep_offline(TimePoint now, Duration offline_aft
     }
   }
   return gone;
+}
+
+double Fleet::temp_slope_c_per_s(const AssetState& a) {
+  if (!a.last || !a.previous || std::isnan(a.last->indoor_temp_c) || std::isnan(a.previous->indoor_temp_c)) return 0;
+  const double dt = to_seconds(a.last->time - a.previous->time);
+  return dt > 0 ? (a.last->indoor_temp_c - a.previous->indoor_temp_c) / dt : 0;
 }
 
 std::optional<double> Fleet::site_import_kw(SiteIndex s) const {

@@ -36,6 +36,7 @@ struct AssetState {
   SiteIndex site = kNone;
   Asset asset;
   std::optional<Measurement> last;       // nullopt until the first accepted reading
+  std::optional<Measurement> previous;   // the reading before `last`, for rates of change
   TimePoint last_accepted_at{};          // core time of the last accepted reading
   bool online = false;
   int identical_readings = 0;            // consecutive identical non-zero readings
@@ -81,6 +82,10 @@ class Fleet {
   const SiteState& site(SiteIndex i) const { return sites_[i]; }
   const AssetState& asset(AssetIndex i) const { return assets_[i]; }
   std::size_t online_assets() const;
+
+  // Rate of change of an HVAC zone's indoor temperature over its last two readings, K/s (0
+  // when unknown).
+  static double temp_slope_c_per_s(const AssetState& a);
 
   // Measured net import of the site: its meter's P if fresh, else the sum of its assets'
   // contributions (base load unknown in that case, so nullopt when there is no meter).

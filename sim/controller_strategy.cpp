@@ -183,7 +183,7 @@ std::vector<Command> ControllerStrategy::tick(TimePoint now, std::span<const Tel
     last_forecast_ = now;
   }
   handle_outputs(feed(Tick{}, now), now, commands);
-  if (trace_ && to_unix_ms(now) % (15 * 60'000) == 0) {
+  if (trace_ && (to_unix_ms(now) % (15 * 60'000) == 0 || std::getenv("VPPSIM_TRACE_MINUTES"))) {
     const auto d = core_->describe(now);
     for (std::size_t a = 0, b; a < d.size(); a = b + 1) {
       b = d.find('\n', a);

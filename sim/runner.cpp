@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <memory>
@@ -57,6 +58,8 @@ struct Inbox {
 class Recorder {
  public:
   Recorder(const Prepared& p, const FleetModel& fleet, PassOutput& out) : p_(p), fleet_(fleet), out_(out) {
+    // VPPSIM_TRACE_COMFORT=1 prints every step a zone is more than 1 K outside its band.
+    trace_comfort_ = std::getenv("VPPSIM_TRACE_COMFORT") != nullptr;
     const std::size_t ns = fleet.site_count();
     out.totals.import_kwh.assign(p.n, 0);
     out.totals.export_kwh.assign(p.n, 0);
@@ -126,6 +129,11 @@ class Recorder {
       if (in.occupancy[ty] >= kOccupiedFraction && in.hvac_scheduled[ty]) {
         const double exc = std::max({0.0, ta - comfort_max_[s], comfort_min_[s] - ta});
         t.comfort_degree_hours += exc * dt_h;
+        if (trace_comfort_ && exc > 1.0) {
+          std::fprintf(stderr, "comfort: step %zu site %s (%s) air %.2f C outside [%.1f, %.1f]\n", k,
+                       fleet_.sites()[s].id.c_str(), std::string(to_string(fleet_.site_type(s))).c_str(), ta,
+                       comfort_min_[s], comfort_max_[s]);
+        }
         t.max_comfort_excursion_c = std::max(t.max_comfort_excursion_c, exc);
       }
     }
@@ -232,6 +240,7 @@ class Recorder {
   std::vector<double> type_sum_;
   std::vector<std::size_t> type_n_;
   std::size_t step_in_interval_ = 0;
+  bool trace_comfort_ = false;
 };
 
 std::string format_kw(double kw) {

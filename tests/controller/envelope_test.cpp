@@ -83,7 +83,7 @@ TEST_F(EnvelopeTest, HvacCapReleasedWhenTheZoneIsAlreadyTooWarm) {
 
 TEST_F(EnvelopeTest, OffsetsStayInsideTheComfortBandAndCurtailmentInsideItsShare) {
   auto r = apply("hvac", SetpointKind::hvac_setpoint_offset_c, 5);
-  EXPECT_EQ(r.value, 2);  // default 25 + 2 = comfort max 27
+  EXPECT_EQ(r.value, 1.5);  // default 25 + 1.5 + half the 1 K deadband = comfort max 27
   r = apply("light", SetpointKind::load_curtail_pct, 80);
   EXPECT_EQ(r.value, 30);  // site allows 30 %, asset 50 %
   r = apply("pv", SetpointKind::pv_limit_kw, -5);
