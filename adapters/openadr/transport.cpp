@@ -33,20 +33,38 @@ HttpResult BeastTransport::send(const HttpRequest& r) {
     out.error = "not an absolute http(s) URL: " + r.url;
     return out;
   }
-  auto& client = clients_->by_origin[parts->first];
-  if (!client) {
-    http::ClientOptions o;
-    o.url = parts->first;
-    o.ca_file = options_.ca_file;
-    o.insecure = options_.insecure;
-    o.timeout = options_.timeout;
+  http::ClientOptions o;
+  o.url = parts->first;
+  o.ca_file = options_.ca_file;
+  o.insecure = options_.insecure;
+  o.timeout = options_.timeout;
+  // HttpClient resends a request that fails on a kept-alive connection (the server may have
+  // closed it meanwhile). That is right for GET but could deliver a POST twice when only the
+  // answer was lost, so requests that change state get a connection of their own: a failure
+  // is then reported, and the engine checks with the VTN before sending again.
+  const bool idempotent = r.method == "GET" || r.method == "HEAD";
+  std::unique_ptr<http::HttpClient> one_shot;
+  http::HttpClient* client = nullptr;
+  if (idempotent) {
+    auto& kept = clients_->by_origin[parts->first];
+    if (!kept) {
+      auto c = http::HttpClient::create(o);
+      if (!c) {
+        clients_->by_origin.erase(parts->first);
+        out.error = c.error();
+        return out;
+      }
+      kept = std::move(*c);
+    }
+    client = kept.get();
+  } else {
     auto c = http::HttpClient::create(o);
     if (!c) {
-      clients_->by_origin.erase(parts->first);
       out.error = c.error();
       return out;
     }
-    client = std::move(*c);
+    one_shot = std::move(*c);
+    client = one_shot.get();
   }
   auto res = client->request(r.method, parts->second, r.body, r.headers);
   if (!res) {

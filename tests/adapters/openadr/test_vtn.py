@@ -337,8 +337,38 @@ class Control(BaseHTTPRequestHandler):
         self.reply(200, out)
 
 
+class TrackingServer(ThreadingHTTPServer):
+    """Remembers its open connections, so an outage can cut kept-alive ones too."""
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        self.conns = set()
+        super().__init__(*args, **kwargs)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        with LOCK:
+            self.conns.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request):
+        with LOCK:
+            self.conns.discard(request)
+        super().shutdown_request(request)
+
+    def cut_all(self):
+        with LOCK:
+            conns, self.conns = list(self.conns), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class ApiServer:
-    """The API listener; down() closes the port (connections refused), up() reopens it."""
+    """The API listener; down() closes the port and cuts open connections (the VTN is gone:
+    connections are refused), up() reopens it on the same port."""
 
     def __init__(self, port):
         self.port = port
@@ -349,8 +379,7 @@ class ApiServer:
     def up(self):
         if self.server:
             return
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Api)
-        self.server.daemon_threads = True
+        self.server = TrackingServer(("127.0.0.1", self.port), Api)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -359,7 +388,9 @@ class ApiServer:
         if not self.server:
             return
         srv, self.server = self.server, None
-        threading.Thread(target=lambda: (srv.shutdown(), srv.server_close()), daemon=True).start()
+        srv.shutdown()
+        srv.server_close()
+        srv.cut_all()
         # Wait until the port refuses connections, so the caller sees the outage at once.
         for _ in range(200):
             try:
