@@ -164,6 +164,10 @@ std::string VenEngine::program_name_of(const std::string& program_id) const {
 
 EngineOutput VenEngine::poll(TimePoint now) {
   EngineOutput out;
+  // Deleted events are kept a day (late or duplicated copies are recognised), then forgotten.
+  std::erase_if(events_, [&](const auto& kv) {
+    return kv.second.deleted && kv.second.deleted_at && *kv.second.deleted_at + std::chrono::hours(24) < now;
+  });
   generate_reports(now);
   if (!in_flight_ && now >= backoff_until_) {
     if (!cycle_ && now >= next_poll_) {
@@ -643,7 +647,13 @@ void VenEngine::apply_listing(const std::string& program_name, const std::string
   std::set<std::string> seen;
   for (const auto& item : items) {
     // An id is enough to know the event is still there, even if this version is rejected.
-    if (item.is_object() && item.contains("id") && item["id"].is_string()) seen.insert(item["id"].get<std::string>());
+    if (item.is_object() && item.contains("id") && item["id"].is_string()) {
+      const std::string id = item["id"].get<std::string>();
+      seen.insert(id);
+      // The same text as the version held: nothing to check or map again (most polls).
+      const auto it = events_.find(id);
+      if (it != events_.end() && !it->second.deleted && it->second.event.canonical == item.dump()) continue;
+    }
     auto e = parse_event(item, s_.version);
     if (!e) {
       const std::string id = item.is_object() ? item.value("id", std::string("?")) : std::string("?");
@@ -694,7 +704,13 @@ void VenEngine::apply_event(const Event& e, const std::string& program_name, Tim
   k.program_name = program_name;
   k.mapped = std::move(*mapped);
   k.received = now;
+  if (k.mapped.applies) {
+    k.schedule = report_schedule(k.event, k.mapped.intervals, s_.report_delay);
+    std::stable_sort(k.schedule.begin(), k.schedule.end(),
+                     [](const ReportInstance& a, const ReportInstance& b) { return a.due < b.due; });
+  }
   events_[e.id] = std::move(k);
+  reports_dirty_ = true;
   emit_series(now);
 }
 
@@ -709,6 +725,7 @@ void VenEngine::apply_delete(const std::string& event_id, std::optional<TimePoin
   emit_diff(k.mapped.applies ? &k.mapped : nullptr, nullptr, k.program_name, now);
   k.deleted = true;
   k.deleted_at = now;
+  reports_dirty_ = true;
   if (modified) k.event.modified = modified;
   ++counters_.events_deleted;
   emit_series(now);
@@ -790,17 +807,24 @@ void VenEngine::emit_series(TimePoint now) {
 // -------------------------------------------------------------------------------- reports
 
 void VenEngine::generate_reports(TimePoint now) {
+  // Nothing can fall due before the earliest pending instance unless the events changed.
+  if (!reports_dirty_ && (!next_report_due_ || now < *next_report_due_)) return;
+  reports_dirty_ = false;
   next_report_due_.reset();
   auto wake_at = [&](TimePoint t) {
     if (!next_report_due_ || t < *next_report_due_) next_report_due_ = t;
   };
-  for (const auto& [id, k] : events_) {
-    if (k.deleted || !k.mapped.applies || k.event.report_descriptors.empty()) continue;
-    for (const auto& inst : report_schedule(k.event, k.mapped.intervals, s_.report_delay)) {
-      if (queue_.contains(inst.key) || report_skipped_.count(inst.key)) continue;
+  for (auto& [id, k] : events_) {
+    if (k.deleted || !k.mapped.applies) continue;
+    while (k.next_report < k.schedule.size()) {
+      const auto& inst = k.schedule[k.next_report];
+      if (queue_.contains(inst.key) || report_skipped_.count(inst.key)) {
+        ++k.next_report;
+        continue;
+      }
       if (inst.due > now) {
         wake_at(inst.due);
-        continue;
+        break;
       }
       const auto& rd = k.event.report_descriptors[inst.descriptor];
       if (!supported_report_type(rd.payload_type)) {
@@ -810,8 +834,9 @@ void VenEngine::generate_reports(TimePoint now) {
       }
       auto built = build_report(k.event, k.mapped, inst, report_ctx_, source_, now);
       if (built.missing > 0 && now < inst.due + s_.report_wait) {
-        wake_at(std::min(inst.due + s_.report_wait, now + s_.settlement_interval / 3));  // figures may arrive
-        continue;
+        // The figures may still arrive (meter data late): look again a little later.
+        wake_at(std::min(inst.due + s_.report_wait, now + s_.settlement_interval / 3));
+        break;
       }
       if (built.values == 0) {
         report_skipped_.insert(inst.key);

@@ -168,6 +168,8 @@ class VenEngine {
     bool deleted = false;
     std::optional<TimePoint> deleted_at;
     TimePoint received{};
+    std::vector<ReportInstance> schedule;   // by due time
+    std::size_t next_report = 0;            // schedule[0, next_report) are queued or skipped
   };
 
   std::optional<HttpRequest> next_request(TimePoint now);
@@ -241,6 +243,7 @@ class VenEngine {
   std::optional<CarbonSeries> last_carbon_;
   std::set<std::string> report_skipped_;                // keys not produced (unsupported or empty)
   std::optional<TimePoint> next_report_due_;
+  bool reports_dirty_ = true;                           // events changed since the last scan
 };
 
 }  // namespace vpp::openadr

@@ -299,6 +299,62 @@ TEST(OpenAdrOutage, VtnAwayForAnHourMidEventThenEveryReportArrivesOnce) {
   }
 }
 
+TEST(OpenAdrAsioDriver, RunsTheEngineOnAnIoContextWithAWorkerThread) {
+  testing::TestVtn vtn;
+  ASSERT_TRUE(vtn.ok()) << vtn.log();
+  const Json p1 = vtn.control("/program", {{"programName", "peak"}});
+  const auto wall = [] { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); };
+  vtn.control("/event", event_json("ev-rt", p1["id"], wall() + 1h, 1h, "IMPORT_CAPACITY_LIMIT", {321.0}));
+  testing::FakeSource src;
+  MemoryReportQueue q;
+  VenSettings s = settings_for(vtn.url());
+  s.poll_interval = 1s;
+  VenEngine engine(s, src, q);
+  boost::asio::io_context ioc;
+  auto work = boost::asio::make_work_guard(ioc);
+  std::mutex mu;
+  std::vector<GridSignal> got;
+  std::thread::id sink_thread;
+  AsioVenDriver driver(ioc, engine, std::make_unique<BeastTransport>(TransportOptions{.timeout = 2s}),
+                       [&](const EngineOutput& o) {
+                         std::lock_guard lock(mu);
+                         sink_thread = std::this_thread::get_id();
+                         got.insert(got.end(), o.signals.begin(), o.signals.end());
+                       },
+                       wall);
+  std::thread loop([&] { ioc.run(); });
+  driver.start();
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    std::this_thread::sleep_for(25ms);
+    std::lock_guard lock(mu);
+    seen = !got.empty();
+  }
+  ASSERT_TRUE(seen) << driver.status().dump(2);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(sink_thread, loop.get_id());  // signals are delivered on the io_context
+    EXPECT_EQ(std::get<CurtailmentEvent>(got[0].signal).import_cap_kw, 321.0);
+  }
+  // A webhook call from another thread (the API server's strand) is served under the lock.
+  auto echo = driver.callback({"GET", "/openadr/callback?echo=xyz", "", ""});
+  EXPECT_EQ(echo.body, "xyz");
+  // The deletion is picked up by the next one-second poll.
+  vtn.control("/delete_event", {{"id", "ev-rt"}});
+  bool cancelled = false;
+  for (int i = 0; i < 200 && !cancelled; ++i) {
+    std::this_thread::sleep_for(25ms);
+    std::lock_guard lock(mu);
+    for (const auto& g : got) cancelled = cancelled || std::holds_alternative<CancelEvent>(g.signal);
+  }
+  EXPECT_TRUE(cancelled);
+  EXPECT_EQ(driver.status()["connection"]["state"], "online");
+  driver.stop();
+  work.reset();
+  ioc.stop();
+  loop.join();
+}
+
 TEST(OpenAdrStore, ReportOutboxSurvivesARestart) {
   const std::string path = std::filesystem::temp_directory_path() / ("vpp-oadr-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
