@@ -15,6 +15,7 @@
 // strand; they and status() take the driver's mutex, which every engine call holds, so the
 // engine is never entered from two threads at once. Grid signals go to the sink on the
 // io_context.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -54,7 +55,9 @@ class AsioVenDriver {
   AsioVenDriver& operator=(const AsioVenDriver&) = delete;
 
   void start();
-  // Stops the timer and the worker (waits for a request in progress, at most its timeout).
+  // Stops the worker (waits for a request in progress, at most its timeout); handlers still
+  // queued on the io_context do nothing afterwards. Call it (and the destructor) on the
+  // io_context's thread or once the io_context has stopped: the timer is not thread safe.
   void stop();
   // Any thread.
   CallbackResponse callback(const CallbackRequest& req);
@@ -78,7 +81,7 @@ class AsioVenDriver {
   std::deque<HttpRequest> work_;
   bool stopping_ = false;
   std::thread worker_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };
 
 }  // namespace vpp::openadr

@@ -173,6 +173,11 @@ EngineOutput VenEngine::poll(TimePoint now) {
     if (!cycle_ && now >= next_poll_) {
       cycle_ = true;
       programs_due_ = true;
+      if (subscription_failed_) {
+        subscription_failed_ = false;
+        subscribed_ = false;
+        subs_done_ = 0;
+      }
       programs_skip_ = 0;
       programs_acc_ = Json::array();
     }
@@ -588,6 +593,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
         // E.g. the VTN's echo check of the callback failed: polling goes on; try again next cycle.
         fail();
         subscribed_ = true;
+        subscription_failed_ = true;
         return;
       }
       ++subs_done_;

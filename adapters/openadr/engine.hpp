@@ -229,6 +229,7 @@ class VenEngine {
   std::size_t subs_done_ = 0;
   bool create_sub_ = false;
   bool subscribed_ = false;
+  bool subscription_failed_ = false;                    // retried at the next poll cycle
   std::vector<std::string> events_todo_;                // program names left in this cycle
   int events_skip_ = 0;
   Json events_acc_ = Json::array();

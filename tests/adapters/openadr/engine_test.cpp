@@ -367,6 +367,21 @@ TEST(VenEngine, WebhookEchoSubscriptionAndBearerCheck) {
   EXPECT_EQ(rig.cancels(), (std::vector<std::string>{"oadr-ev-9-simple-0"}));
 }
 
+TEST(VenEngine, AFailedSubscriptionIsRetriedNextCycleWhilePollingGoesOn) {
+  VenSettings s = testing::settings();
+  s.callback_url = "https://vpp.example/openadr/callback";
+  Rig rig(s);
+  // The VTN's echo check of the callback fails once (400).
+  rig.vtn.failures.push_back({"/subscriptions", 400, 1, "POST"});
+  rig.vtn.put_event(event_json("ev-1", "prog-1", T0 + 1h, 1h, "IMPORT_CAPACITY_LIMIT", {500.0}));
+  rig.advance(30s, 1s);
+  EXPECT_EQ(rig.curtailments().size(), 1u);  // polling did not wait for the webhook
+  EXPECT_FALSE(rig.engine.status(rig.now)["connection"]["subscribed"].get<bool>());
+  rig.advance(60s, 1s);
+  EXPECT_EQ(rig.vtn.subscriptions.size(), 2u);
+  EXPECT_TRUE(rig.engine.status(rig.now)["connection"]["subscribed"].get<bool>());
+}
+
 TEST(VenEngine, PricesOfSeveralEventsMergeIntoOneSeries) {
   Rig rig;
   Json a = event_json("price-am", "prog-2", T0, 1h, "PRICE", {0.3, 0.5});
@@ -409,6 +424,37 @@ TEST(VenEngine, TokenIsRenewedBeforeItExpires) {
   rig.advance(2min, 1min);  // within a minute of expires_in (3600 s)
   EXPECT_EQ(rig.vtn.requests_to("POST", "/auth/token").size(), 2u);
   EXPECT_EQ(rig.engine.counters().unauthorized, 0u);
+}
+
+TEST(VenEngine, Version310DiscoversTheTokenUrlAndUsesItsPaths) {
+  VenSettings s = testing::settings();
+  s.version = SpecVersion::v3_1_0;
+  s.callback_url = "https://vpp.example/openadr/callback";
+  Rig rig(s);
+  Json ev = {{"id", "e31"}, {"programID", "prog-1"}, {"objectType", "EVENT"}, {"modificationDateTime", "2026-07-07T05:00:00Z"},
+             {"targets", Json::array({"RES-A"})},
+             {"intervalPeriod", {{"start", format_time(T0 + 1h)}, {"duration", "PT30M"}}},
+             {"intervals", Json::array({{{"id", 0}, {"payloads", Json::array({{{"type", "IMPORT_CAPACITY_LIMIT"}, {"values", {250.0}}}})}}})},
+             {"reportDescriptors", Json::array({{{"payloadType", "USAGE"}, {"aggregate", true}}})}};
+  rig.vtn.put_event(ev);
+  rig.source.usage["site-a"] = 180;
+  rig.run();
+  ASSERT_EQ(rig.vtn.requests_to("GET", "/auth/server").size(), 1u);
+  EXPECT_EQ(rig.vtn.requests_to("POST", "/auth/token").size(), 1u);
+  EXPECT_EQ(rig.vtn.requests_to("POST", "/resources").size(), 2u);
+  for (const auto& [id, r] : rig.vtn.resources) EXPECT_FALSE(r["venID"].get<std::string>().empty());
+  ASSERT_EQ(rig.curtailments().size(), 1u);
+  EXPECT_EQ(rig.curtailments()[0].site_ids, (std::vector<std::string>{"site-a"}));  // a string target
+  EXPECT_EQ(rig.vtn.subscriptions[0]["objectOperations"][0]["operations"], Json::array({"CREATE", "UPDATE", "DELETE"}));
+  // USAGE outside any settlement... here inside the cap's core event, whose settlement is absent:
+  // nothing to report until the figures come, then a 3.1.0 report (no programID).
+  controller::EventReport rep;
+  rep.fleet = testing::rows(T0 + 1h, {400, 400}, {180, 190}, 150);
+  rig.source.settlements["oadr-e31-cap-0"] = rep;
+  rig.advance(2h);
+  ASSERT_EQ(rig.vtn.reports.size(), 1u);
+  EXPECT_FALSE(rig.vtn.reports[0].contains("programID"));
+  EXPECT_DOUBLE_EQ(rig.vtn.reports[0]["resources"][0]["intervals"][0]["payloads"][0]["values"][0].get<double>(), 185.0);
 }
 
 TEST(VenSettings, SecretFromEnvironmentOrFileNeverInline) {

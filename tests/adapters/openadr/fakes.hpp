@@ -80,6 +80,7 @@ class FakeVtn : public Transport {
         return out;
       }
     }
+    if (path == "/auth/server" && r.method == "GET") return reply(200, {{"tokenURL", "http://vtn.test/auth/token"}});
     if (path == "/auth/token") {
       if (r.body.find("client_secret=secret") == std::string::npos) return reply(400, {{"error", "invalid_client"}});
       const std::string tok = "tok" + std::to_string(++seq);
@@ -139,6 +140,19 @@ class FakeVtn : public Transport {
       Json x = Json::parse(r.body);
       x["id"] = "res-" + std::to_string(++seq);
       x["venID"] = ven;
+      resources[x["id"]] = x;
+      return reply(201, x);
+    }
+    if (path == "/resources") {  // 3.1.0: resources are top-level, filtered by venID
+      if (r.method == "GET") {
+        Json list = Json::array();
+        for (const auto& [id, x] : resources) {
+          if (x["venID"] == param("venID") && x["resourceName"] == param("resourceName")) list.push_back(x);
+        }
+        return listing(r, list);
+      }
+      Json x = Json::parse(r.body);
+      x["id"] = "res-" + std::to_string(++seq);
       resources[x["id"]] = x;
       return reply(201, x);
     }

@@ -349,10 +349,10 @@ TEST(OpenAdrAsioDriver, RunsTheEngineOnAnIoContextWithAWorkerThread) {
   }
   EXPECT_TRUE(cancelled);
   EXPECT_EQ(driver.status()["connection"]["state"], "online");
-  driver.stop();
   work.reset();
   ioc.stop();
   loop.join();
+  driver.stop();
 }
 
 TEST(OpenAdrStore, ReportOutboxSurvivesARestart) {
