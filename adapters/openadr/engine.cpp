@@ -67,6 +67,14 @@ std::string sha256_hex(const std::string& s) {
   return out;
 }
 
+// A string member of a VTN object, or `fallback` when it is missing or not a string (nlohmann's
+// value() throws on a member of another type; a VTN's garbage must never throw).
+std::string str_of(const Json& o, const char* key, const std::string& fallback = "") {
+  if (!o.is_object()) return fallback;
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 Json opt_time(const std::optional<TimePoint>& t) { return t ? Json(format_time(*t)) : Json(nullptr); }
 
 const char* step_name(int s) {
@@ -363,7 +371,16 @@ void VenEngine::on_response(std::uint64_t id, const HttpResult& r, TimePoint now
   unreachable_since_.reset();
   last_success_ = now;
   if (r.status != 401) retried_401_ = retried_401_ && f.step == Step::token;
-  handle(f, r, now);
+  try {
+    handle(f, r, now);
+  } catch (const std::exception& e) {
+    // Every field is checked before use; this is the last line so no VTN answer, however
+    // broken, escapes into the driver's loop.
+    reject(std::string(step_name(static_cast<int>(f.step))) + " " + f.url, std::string("unexpected content: ") + e.what(),
+           "exc:" + r.body.substr(0, 256));
+    HttpResult copy = r;
+    backoff(now, copy, std::string(step_name(static_cast<int>(f.step))) + " " + f.url);
+  }
 }
 
 std::optional<Json> VenEngine::json_array(const HttpResult& r, const std::string& what) {
@@ -447,7 +464,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
       auto j = json_array(r, what);
       if (!j) return fail();
       for (const auto& v : *j) {
-        if (v.is_object() && v.value("venName", "") == s_.ven_name && v.contains("id") && v["id"].is_string() &&
+        if (v.is_object() && str_of(v, "venName") == s_.ven_name && v.contains("id") && v["id"].is_string() &&
             valid_object_id(v["id"].get<std::string>())) {
           ven_id_ = v["id"].get<std::string>();
           return;
@@ -470,7 +487,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
       auto j = json_array(r, what);
       if (!j) return fail();
       for (const auto& v : *j) {
-        if (v.is_object() && v.value("resourceName", "") == f.key && v.contains("id") && v["id"].is_string()) {
+        if (v.is_object() && str_of(v, "resourceName") == f.key && v.contains("id") && v["id"].is_string()) {
           resource_ids_[f.key] = v["id"].get<std::string>();
           ++resources_done_;
           return;
@@ -533,7 +550,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
         for (const auto& pj : programs_acc_) {
           auto p = parse_program(pj, s_.version);
           if (!p) {
-            reject("program " + (pj.is_object() ? pj.value("id", std::string("?")) : std::string("?")), p.error(),
+            reject("program " + str_of(pj, "id", "?"), p.error(),
                    "prog:" + pj.dump());
             continue;
           }
@@ -578,7 +595,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
         if (pid != program_ids_.end() && sub.contains("programID") && sub["programID"] != pid->second) continue;
         if (sub.contains("clientName") && sub["clientName"] != s_.ven_name) continue;
         for (const auto& op : sub["objectOperations"]) {
-          if (op.is_object() && op.value("callbackUrl", "") == s_.callback_url) {
+          if (str_of(op, "callbackUrl") == s_.callback_url) {
             ++subs_done_;
             return;
           }
@@ -631,7 +648,7 @@ void VenEngine::handle(const InFlight& f, const HttpResult& r, TimePoint now) {
       if (!j) return fail();
       q->uncertain = false;
       for (const auto& rep : *j) {
-        if (rep.is_object() && rep.value("reportName", "") == q->report_name) {
+        if (str_of(rep, "reportName") == q->report_name) {
           q->state = ReportState::sent;
           q->sent_at = now;
           if (rep.contains("id") && rep["id"].is_string()) q->vtn_id = rep["id"].get<std::string>();
@@ -662,7 +679,7 @@ void VenEngine::apply_listing(const std::string& program_name, const std::string
     }
     auto e = parse_event(item, s_.version);
     if (!e) {
-      const std::string id = item.is_object() ? item.value("id", std::string("?")) : std::string("?");
+      const std::string id = str_of(item, "id", "?");
       reject("event " + id, e.error(), "ev:" + item.dump());
       continue;
     }
@@ -865,6 +882,16 @@ void VenEngine::generate_reports(TimePoint now) {
 // ------------------------------------------------------------------------------- callback
 
 CallbackResponse VenEngine::on_callback(const CallbackRequest& req, TimePoint now) {
+  try {
+    return callback(req, now);
+  } catch (const std::exception& e) {
+    ++counters_.notifications_rejected;
+    reject("notification", std::string("unexpected content: ") + e.what(), "exc:" + req.body.substr(0, 256));
+    return CallbackResponse{400, "application/json", Json{{"title", "Bad Request"}, {"status", 400}, {"detail", e.what()}}.dump()};
+  }
+}
+
+CallbackResponse VenEngine::callback(const CallbackRequest& req, TimePoint now) {
   CallbackResponse resp;
   auto problem = [&](int status, const std::string& detail) {
     resp.status = status;

@@ -177,6 +177,7 @@ class VenEngine {
   std::string api(const std::string& path) const;
   void backoff(TimePoint now, const HttpResult& r, const std::string& what);
   void handle(const InFlight& f, const HttpResult& r, TimePoint now);
+  CallbackResponse callback(const CallbackRequest& req, TimePoint now);
   std::optional<Json> json_array(const HttpResult& r, const std::string& what);
   std::optional<Json> json_object(const HttpResult& r, const std::string& what);
 

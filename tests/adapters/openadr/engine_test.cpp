@@ -457,6 +457,53 @@ TEST(VenEngine, Version310DiscoversTheTokenUrlAndUsesItsPaths) {
   EXPECT_DOUBLE_EQ(rig.vtn.reports[0]["resources"][0]["intervals"][0]["payloads"][0]["values"][0].get<double>(), 185.0);
 }
 
+// Every answer of a broken VTN, for every step: the engine never throws, never emits a signal
+// from garbage, and counts what it rejected.
+class GarbageVtn : public Transport {
+ public:
+  std::vector<std::string> bodies = {
+      "", "null", "[]", "{}", "[1, 2, 3]", "\"text\"", "{\"access_token\": 5}", "[{\"venName\": 7, \"id\": []}]",
+      "[{\"id\": \"ven-1\", \"venName\": \"campus-ven\"}]", "[{\"resourceName\": {}, \"id\": 1}]",
+      "[{\"programName\": 3}]", "[{\"id\": \"p\", \"programName\": \"peak\"}]",
+      "[{\"id\": \"e\", \"programID\": \"p\", \"intervals\": [{\"id\": 0, \"payloads\": [{\"type\": 1, \"values\": [1]}]}]}]",
+      "[{\"id\": \"e\", \"programID\": \"p\", \"intervals\": \"many\"}]",
+      "{\"access_token\": \"t\", \"token_type\": \"Bearer\", \"expires_in\": \"soon\"}",
+      "[{\"objectOperations\": [{\"callbackUrl\": 3}]}]", "[{\"reportName\": [1]}]", "{\"id\": {\"nested\": true}}",
+      "[[[[[]]]]]", "{\"tokenURL\": 1}"};
+  std::size_t n = 0;
+  HttpResult send(const HttpRequest&) override {
+    HttpResult r;
+    r.status = (n % 7 == 3) ? 201 : 200;
+    r.body = bodies[n++ % bodies.size()];
+    return r;
+  }
+};
+
+TEST(VenEngine, GarbageFromTheVtnNeverThrowsNorBecomesASignal) {
+  testing::FakeSource src;
+  MemoryReportQueue q;
+  VenSettings s = testing::settings();
+  s.callback_url = "https://vpp.example/openadr/callback";
+  VenEngine engine(s, src, q);
+  GarbageVtn vtn;
+  std::size_t signals = 0;
+  SyncVenDriver d(engine, vtn, [&](const EngineOutput& o) { signals += o.signals.size(); });
+  TimePoint now = T0;
+  for (int i = 0; i < 400; ++i) {
+    now += 7s;
+    EXPECT_NO_THROW(d.run(now, 50));
+  }
+  EXPECT_EQ(signals, 0u);
+  EXPECT_GT(engine.counters().invalid_objects, 3u);
+  for (const auto& b : vtn.bodies) {
+    EXPECT_NO_THROW(engine.on_callback({"POST", "/openadr/callback", "Bearer cb-token", b}, now));
+    const Json wrapped = {{"objectType", "EVENT"}, {"operation", "PUT"}, {"object", Json::parse(b.empty() ? "null" : b)}};
+    EXPECT_NO_THROW(engine.on_callback({"POST", "/openadr/callback", "Bearer cb-token", wrapped.dump()}, now));
+  }
+  EXPECT_NO_THROW(engine.on_callback({"GET", "/openadr/callback?echo=%zz%", "", ""}, now));
+  EXPECT_NO_THROW(engine.status(now).dump());
+}
+
 TEST(VenSettings, SecretFromEnvironmentOrFileNeverInline) {
   config::OpenAdrConfig c;
   c.vtn_url = "https://vtn.example/openadr3/3.0.1/";
