@@ -769,22 +769,31 @@ void VenEngine::emit_diff(const MappedEvent* before, const MappedEvent* after, c
       if (same || c.end() <= now) continue;  // nothing new, or over already
       out_signals_.push_back(GridSignal{now, source, c});
     }
-    for (const auto& l : after->export_limits) {
-      if (l.start + l.duration > now) out_limits_.push_back(l);
-    }
   }
   for (const auto& [id, c] : old_events) {
     if (c->end() <= now) continue;
     out_signals_.push_back(GridSignal{now, source, CancelEvent{id}});
   }
-  if (before && !after) {
-    // Export limits that end early: the same limit with a zero duration from now tells the
-    // shell to restore the site's enrolled limit.
-    for (auto l : before->export_limits) {
-      if (l.start + l.duration <= now) continue;
-      l.duration = l.start < now ? now - l.start : Duration::zero();
-      out_limits_.push_back(l);
+  // Export limits: new or changed ones go out; one that went away ends now (the same limit with
+  // its duration cut to now, or to zero if it had not started), so the shell restores the
+  // site's enrolled limit.
+  std::map<std::string, const ExportLimit*> old_limits;
+  if (before) {
+    for (const auto& l : before->export_limits) old_limits[l.id] = &l;
+  }
+  if (after) {
+    for (const auto& l : after->export_limits) {
+      const auto it = old_limits.find(l.id);
+      const bool same = it != old_limits.end() && *it->second == l;
+      if (it != old_limits.end()) old_limits.erase(it);
+      if (!same && l.start + l.duration > now) out_limits_.push_back(l);
     }
+  }
+  for (const auto& [id, l0] : old_limits) {
+    if (l0->start + l0->duration <= now) continue;
+    ExportLimit l = *l0;
+    l.duration = l.start < now ? now - l.start : Duration::zero();
+    out_limits_.push_back(l);
   }
 }
 

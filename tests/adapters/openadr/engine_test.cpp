@@ -382,6 +382,68 @@ TEST(VenEngine, AFailedSubscriptionIsRetriedNextCycleWhilePollingGoesOn) {
   EXPECT_TRUE(rig.engine.status(rig.now)["connection"]["subscribed"].get<bool>());
 }
 
+TEST(VenEngine, ExportLimitsAreSentOnceAndEndedWhenWithdrawn) {
+  Rig rig;
+  Json ev = event_json("exp", "prog-1", T0 + 1h, 30min, "EXPORT_CAPACITY_LIMIT", {0.0, 20.0});
+  rig.vtn.put_event(ev);
+  rig.run();
+  ASSERT_EQ(rig.limits.size(), 2u);
+  EXPECT_EQ(rig.limits[0].start, T0 + 1h);
+  EXPECT_EQ(rig.limits[0].export_cap_kw, 0.0);
+  EXPECT_EQ(rig.limits[1].export_cap_kw, 20.0);
+  // Modified: the second interval's limit is dropped (replaced by a price); the first is unchanged.
+  Json mod = event_json("exp", "prog-1", T0 + 1h, 30min, "EXPORT_CAPACITY_LIMIT", {0.0, 20.0}, "2026-07-07T05:30:00Z");
+  mod["intervals"][1]["payloads"][0] = {{"type", "PRICE"}, {"values", {0.5}}};
+  rig.vtn.put_event(mod);
+  rig.advance(61s);
+  ASSERT_EQ(rig.limits.size(), 3u);          // only the withdrawn one, ended before it started
+  EXPECT_EQ(rig.limits[2].id, "oadr-exp-export-1");
+  EXPECT_EQ(rig.limits[2].duration, Duration::zero());
+  // Deleted during the first limit: it ends now.
+  rig.advance(1h - 61s + 10min, 1min);       // T0 + 1h10m
+  const TimePoint deleted_at = rig.now;
+  rig.vtn.events.erase("exp");
+  rig.advance(61s, 1s);
+  ASSERT_EQ(rig.limits.size(), 4u);
+  EXPECT_EQ(rig.limits[3].id, "oadr-exp-export-0");
+  const TimePoint ends = rig.limits[3].start + rig.limits[3].duration;  // cut at the poll that saw the deletion
+  EXPECT_GT(ends, deleted_at);
+  EXPECT_LE(ends, rig.now);
+  EXPECT_LT(ends, T0 + 90min);
+}
+
+TEST(VenEngine, SameInputsGiveByteIdenticalOutputs) {
+  auto scenario = [] {
+    Rig rig;
+    Json a = event_json("ev-1", "prog-1", T0 + 10min, 15min, "IMPORT_CAPACITY_LIMIT", {600.0, 600.0, 500.0, 500.0});
+    a["reportDescriptors"] = Json::array({{{"payloadType", "DELTA_USAGE"}, {"startInterval", 0}, {"numIntervals", 1}, {"repeat", -1}}});
+    a["intervalPeriod"]["randomizeStart"] = "PT5M";
+    rig.vtn.put_event(a);
+    rig.vtn.put_event(event_json("p-1", "prog-2", T0, 1h, "PRICE", {0.3, 0.9}));
+    controller::EventReport rep;
+    rep.fleet = testing::rows(T0, std::vector<double>(6, 900.0), std::vector<double>(6, 500.0), 400);
+    rep.sites["site-a"] = testing::rows(T0, std::vector<double>(6, 500.0), std::vector<double>(6, 300.0), 250);
+    rep.sites["site-b"] = testing::rows(T0, std::vector<double>(6, 400.0), std::vector<double>(6, 200.0), 150);
+    for (const auto& id : {"oadr-ev-1-cap-0", "oadr-ev-1-cap-2"}) rig.source.settlements[id] = rep;
+    rig.vtn.failures.push_back({"/events", 503, 2});
+    rig.advance(90min, 20s);
+    std::string out;
+    for (const auto& r : rig.vtn.log) out += r.method + " " + r.url + " " + r.body + "\n";
+    for (const auto& g : rig.signals) {
+      std::visit([&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, CurtailmentEvent>) out += "C " + x.event_id + " " + format_time(x.start) + "\n";
+        if constexpr (std::is_same_v<T, CancelEvent>) out += "X " + x.event_id + "\n";
+        if constexpr (std::is_same_v<T, PriceSeries>) out += "P " + std::to_string(x.import_price.size()) + "\n";
+      }, g.signal);
+    }
+    return out + rig.engine.status(rig.now).dump();
+  };
+  const std::string first = scenario();
+  EXPECT_EQ(first, scenario());
+  EXPECT_NE(first.find("POST http://vtn.test/reports"), std::string::npos);
+}
+
 TEST(VenEngine, PricesOfSeveralEventsMergeIntoOneSeries) {
   Rig rig;
   Json a = event_json("price-am", "prog-2", T0, 1h, "PRICE", {0.3, 0.5});
