@@ -230,7 +230,8 @@ std::optional<HttpRequest> VenEngine::next_request(TimePoint now) {
   if (ven_id_.empty()) {
     if (create_ven_) {
       Json ven = {{"venName", s_.ven_name}};
-      if (s_.version == SpecVersion::v3_1_0) ven["objectType"] = "VEN";
+      // 3.1.0's venRequest is oneOf VEN_VEN_REQUEST | BL_VEN_REQUEST, told apart by objectType.
+      if (s_.version == SpecVersion::v3_1_0) ven["objectType"] = "VEN_VEN_REQUEST";
       return make(Step::create_ven, "POST", api("/vens"), ven.dump());
     }
     return make(Step::find_ven, "GET", api("/vens?venName=" + percent_encode(s_.ven_name)), "");
@@ -240,9 +241,9 @@ std::optional<HttpRequest> VenEngine::next_request(TimePoint now) {
     const bool v31 = s_.version == SpecVersion::v3_1_0;
     if (create_resource_) {
       Json r = {{"resourceName", res.name}};
-      if (v31) {
+      if (v31) {  // 3.1.0's VenResourceRequest
         r["venID"] = ven_id_;
-        r["objectType"] = "RESOURCE";
+        r["objectType"] = "VEN_RESOURCE_REQUEST";
       }
       return make(Step::create_resource, "POST", api(v31 ? "/resources" : "/vens/" + ven_id_ + "/resources"), r.dump(),
                   res.name);

@@ -151,13 +151,15 @@ class Prism {
   static bool available() {
     return std::filesystem::exists(binary()) && (std::filesystem::exists("/usr/bin/node") || std::filesystem::exists("/usr/local/bin/node"));
   }
-  Prism(const std::string& spec, const std::string& upstream) {
+  // `errors`: answer violations with errors (--errors); without it they are only logged.
+  Prism(const std::string& spec, const std::string& upstream, bool errors = true) {
     port = free_port();
     log_file_ = std::filesystem::temp_directory_path() / ("vpp-prism-" + std::to_string(::getpid()) + "-" + std::to_string(port) + ".log");
     const std::string node = std::filesystem::exists("/usr/bin/node") ? "/usr/bin/node" : "/usr/local/bin/node";
-    child_ = std::make_unique<Child>(std::vector<std::string>{node, binary(), "proxy", kPeerDir + "/spec/" + spec, upstream,
-                                                              "--errors", "-p", std::to_string(port), "-h", "127.0.0.1"},
-                                     log_file_.string());
+    std::vector<std::string> argv{node, binary(), "proxy", kPeerDir + "/spec/" + spec, upstream};
+    if (errors) argv.push_back("--errors");
+    for (const char* a : {"-p", "PORT", "-h", "127.0.0.1"}) argv.push_back(std::string(a) == "PORT" ? std::to_string(port) : a);
+    child_ = std::make_unique<Child>(argv, log_file_.string());
     for (int i = 0; i < 600 && !port_open(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ~Prism() {

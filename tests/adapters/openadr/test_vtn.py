@@ -50,6 +50,8 @@ class State:
         self.raw_events = {}        # id -> raw JSON text served as is (schema-invalid objects)
         self.etags = True
         self.delivered = []         # notifications POSTed to callbacks: (url, status)
+        self.spec = "3.0.1"         # 3.1.0: GET /auth/server, top-level /resources
+        self.token_url = ""         # what GET /auth/server answers (set by the tests)
 
     def next_id(self, prefix):
         self.seq += 1
@@ -158,6 +160,8 @@ class Api(BaseHTTPRequestHandler):
             return self.reply(*problem(503, "Injected failure"))
         if path == "/auth/token" and method == "POST":
             return self.token(body)
+        if path == "/auth/server" and method == "GET" and S.spec == "3.1.0":
+            return self.reply(200, {"tokenURL": S.token_url})
         with LOCK:
             token = auth[7:] if auth.startswith("Bearer ") else ""
             valid = token in S.tokens and S.tokens[token] > time.monotonic()
@@ -222,6 +226,20 @@ class Api(BaseHTTPRequestHandler):
                     obj = json.loads(body)
                     res = stamp(obj, "RESOURCE", "res")
                     res["venID"] = ven_id
+                    S.resources[res["id"]] = res
+                    return self.reply(201, res)
+            if parts == ["resources"] and S.spec == "3.1.0":
+                if method == "GET":
+                    ven_id = q.get("venID", [None])[0]
+                    name = q.get("resourceName", [None])[0]
+                    return self.listing([r for r in S.resources.values()
+                                         if (ven_id is None or r["venID"] == ven_id) and
+                                         (name is None or r["resourceName"] == name)], q)
+                if method == "POST":
+                    obj = json.loads(body)
+                    if obj.get("venID") not in S.vens:
+                        return self.reply(*problem(400, "Bad Request", "unknown venID"))
+                    res = stamp(obj, "RESOURCE", "res")
                     S.resources[res["id"]] = res
                     return self.reply(201, res)
             if parts == ["reports"] and method == "GET":
@@ -322,6 +340,9 @@ class Control(BaseHTTPRequestHandler):
                 S.failures.append(body)
             elif self.path == "/expire_tokens":
                 S.tokens.clear()
+            elif self.path == "/spec":
+                S.spec = body["version"]
+                S.token_url = body.get("token_url", "")
             elif self.path == "/etags":
                 S.etags = bool(body.get("on"))
             elif self.path == "/clear_requests":
