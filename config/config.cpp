@@ -153,6 +153,72 @@ ModbusDevice read_modbus_device(MapReader& r) {
   return d;
 }
 
+bool http_url(const std::string& u) { return u.starts_with("http://") || u.starts_with("https://"); }
+
+OpenAdrConfig read_openadr(MapReader& r, std::vector<Located>& resource_sites_at) {
+  OpenAdrConfig o;
+  if (auto u = r.string("vtn_url", true)) {
+    if (!http_url(*u)) r.error("vtn_url", "must start with http:// or https://, found '" + *u + "'");
+    o.vtn_url = *u;
+  }
+  o.token_url = r.string_or("token_url", "");
+  if (!o.token_url.empty() && !http_url(o.token_url)) {
+    r.error("token_url", "must start with http:// or https://, found '" + o.token_url + "'");
+  }
+  o.client_id = r.string("client_id", true).value_or("");
+  o.client_secret_file = r.string_or("client_secret_file", "");
+  o.client_secret_env = r.string_or("client_secret_env", "");
+  if (o.client_secret_file.empty() == o.client_secret_env.empty()) {
+    r.error(o.client_secret_file.empty() ? "client_secret_file" : "client_secret_env",
+            "exactly one of client_secret_file and client_secret_env must be set (the secret is never inline)");
+  }
+  if (r.has("client_secret")) r.error("client_secret", "the secret is never inline: use client_secret_file or client_secret_env");
+  o.scope = r.string_or("scope", "");
+  if (auto n = r.string("ven_name", true)) {
+    if (n->empty() || n->size() > 128) r.error("ven_name", "must be 1 to 128 characters");
+    o.ven_name = *n;
+  }
+  o.spec_version = r.choice("spec_version", {"3.0.1", "3.1.0"}).value_or("3.0.1");
+  o.poll_interval = r.duration("poll_interval", false, std::chrono::seconds(1)).value_or(o.poll_interval);
+  o.request_timeout = r.duration("request_timeout", false, std::chrono::milliseconds(100)).value_or(o.request_timeout);
+  o.report_delay = r.duration("report_delay").value_or(o.report_delay);
+  o.ca_file = r.string_or("ca_file", "");
+  o.callback_url = r.string_or("callback_url", "");
+  o.allow_http_callback = r.boolean("allow_http_callback").value_or(false);
+  if (!o.callback_url.empty() && !o.callback_url.starts_with("https://") &&
+      !(o.allow_http_callback && o.callback_url.starts_with("http://"))) {
+    r.error("callback_url", "must be an https:// URL (OpenADR 3 requires HTTPS callbacks; allow_http_callback: true for tests)");
+  }
+  o.emergency_import_cap_kw = r.number_or("emergency_import_cap_kw", 0, kNonNegative);
+  std::set<std::string> names;
+  r.map_list(
+      "programs",
+      [&](MapReader& p) {
+        OpenAdrProgram prog;
+        prog.name = p.string("name", true).value_or("");
+        if (!prog.name.empty() && !names.insert(prog.name).second) p.error("name", "duplicate program '" + prog.name + "'");
+        if (auto l = p.map("simple_levels_kw")) {
+          for (int level = 1; level <= 3; ++level) {
+            if (auto kw = l->number(std::to_string(level), kPositive)) prog.simple_levels_kw[level] = *kw;
+          }
+          l->finish();
+        }
+        o.programs.push_back(std::move(prog));
+      },
+      true);
+  std::set<std::string> res_names;
+  r.map_list("resources", [&](MapReader& x) {
+    OpenAdrResource res;
+    res.site_id = x.string("site", true).value_or("");
+    res.name = x.string_or("name", res.site_id);
+    if (res.name.empty() || res.name.size() > 128) x.error("name", "must be 1 to 128 characters");
+    if (!res.name.empty() && !res_names.insert(res.name).second) x.error("name", "duplicate resource name '" + res.name + "'");
+    resource_sites_at.push_back({x.mark(), x.field("site")});
+    o.resources.push_back(std::move(res));
+  });
+  return o;
+}
+
 OptimizerConfig read_optimizer(MapReader& r) {
   OptimizerConfig o;
   o.horizon_steps = static_cast<int>(r.integer("horizon_steps", {.min = 1, .max = 2016}).value_or(o.horizon_steps));
@@ -428,6 +494,8 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
         });
       }
       if (auto o = r.map("optimizer")) cfg.optimizer = read_optimizer(*o);
+      std::vector<Located> openadr_sites;
+      if (auto o = r.map("openadr")) cfg.openadr = read_openadr(*o, openadr_sites);
       if (auto c = r.map("controller")) read_controller_settings(*c, cfg.controller);
       cfg.controller.interval = cfg.optimizer.step;
       cfg.controller.horizon_steps = cfg.optimizer.horizon_steps;
@@ -474,6 +542,12 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
         }
       }
       // site_manager tokens may name sites not in this file: sites are also enrolled over the API.
+      if (cfg.openadr) {
+        for (std::size_t i = 0; i < cfg.openadr->resources.size(); ++i) {
+          const auto& site = cfg.openadr->resources[i].site_id;
+          if (!site.empty() && !by_id.count(site)) diag.add(openadr_sites[i].mark, openadr_sites[i].path, "unknown site '" + site + "'");
+        }
+      }
       if (cfg.mqtt) {
         const YAML::Node groups = root["mqtt"]["device_groups"];
         for (std::size_t g = 0; g < cfg.mqtt->device_groups.size(); ++g) {

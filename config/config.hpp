@@ -2,6 +2,7 @@
 // vppd's configuration: loaded from YAML, validated, typed. Every problem found is reported at
 // once with file:line:column and field path (see yaml_reader.hpp).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,38 @@ struct StoreConfig {
   std::string path = "vpp.db";
 };
 
+// OpenADR 3 VEN (adapters/openadr). The client secret is never inline: it is read at startup
+// from client_secret_file or the environment variable client_secret_env (exactly one is set).
+struct OpenAdrProgram {
+  std::string name;                        // programName at the VTN
+  std::map<int, double> simple_levels_kw;  // SIMPLE level (1..3) -> fleet reduction target, kW
+};
+
+struct OpenAdrResource {
+  std::string name;                        // resourceName at the VTN (default: the site id)
+  std::string site_id;
+};
+
+struct OpenAdrConfig {
+  std::string vtn_url;                     // base URL, e.g. https://vtn.example/openadr3/3.0.1
+  std::string token_url;                   // empty: <vtn_url>/auth/token (3.1.0: from GET /auth/server)
+  std::string client_id;
+  std::string client_secret_file;
+  std::string client_secret_env;
+  std::string scope;                       // optional OAuth2 scope
+  std::string ven_name;
+  std::string spec_version = "3.0.1";      // "3.0.1" or "3.1.0"
+  Duration poll_interval = std::chrono::seconds(60);
+  Duration request_timeout = std::chrono::seconds(10);
+  Duration report_delay = std::chrono::seconds(60);  // wait after an interval ends for its meter data
+  std::string ca_file;                     // trust anchors for https (default: system store)
+  std::string callback_url;                // webhook subscriptions when set (served by vppd's HTTP server)
+  bool allow_http_callback = false;        // the spec asks for https callbacks; true for tests on loopback
+  double emergency_import_cap_kw = 0;      // ALERT_GRID_EMERGENCY: maximum shed, as an import cap
+  std::vector<OpenAdrProgram> programs;
+  std::vector<OpenAdrResource> resources;  // empty: every configured site, named by its id
+};
+
 struct LoggingConfig {
   std::string level = "info";        // trace, debug, info, warn, error, critical, off
 };
@@ -110,6 +143,7 @@ struct Config {
   OptimizerConfig optimizer;
   StoreConfig store;
   LoggingConfig logging;
+  std::optional<OpenAdrConfig> openadr;
   controller::Settings controller;   // interval, horizon and utc offset mirror optimizer/utc_offset
   std::vector<Site> sites;
 };

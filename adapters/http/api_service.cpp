@@ -177,6 +177,16 @@ ApiResponse ApiService::error(int status, const std::string& reason, const std::
   return r;
 }
 
+void ApiService::add_route(ExtraRoute route) {
+  for (auto& x : extra_) {
+    if (x.path == route.path) {
+      x = std::move(route);
+      return;
+    }
+  }
+  extra_.push_back(std::move(route));
+}
+
 ApiResponse ApiService::handle(const ApiRequest& req) {
   ApiResponse r = dispatch(req);
   ++counters_.requests;
@@ -214,6 +224,14 @@ ApiResponse ApiService::dispatch(const ApiRequest& req) {
   }
   const auto segments = split_path(raw_path);
   c.path = std::string(raw_path);
+
+  for (const auto& x : extra_) {
+    if (x.path != c.path) continue;
+    if (x.authenticated && !auth_.authenticate(req.authorization)) {
+      return error(401, req.authorization.empty() ? "a bearer token is required" : "the bearer token is not valid");
+    }
+    return x.handler(req);
+  }
 
   // Route: the first template whose segments match; collect the methods of all that match.
   std::string allowed;

@@ -58,11 +58,24 @@ struct RouteInfo {
   std::string path;
 };
 
+// A route another adapter serves through this server (e.g. the OpenADR VEN's webhook callback
+// `/openadr/callback` and its status `/api/v1/openadr/status`). Matched on the exact path (the
+// query is the handler's) before the API's own table, for every method; the handler answers
+// 405 itself where it must. `authenticated`: any valid API token is required (401 otherwise);
+// unauthenticated routes check their own credentials (the webhook's bearer token).
+struct ExtraRoute {
+  std::string path;
+  bool authenticated = false;
+  std::function<ApiResponse(const ApiRequest&)> handler;
+};
+
 class ApiService {
  public:
   ApiService(ApiBackend& backend, const Clock& clock, ApiOptions options);
 
   ApiResponse handle(const ApiRequest& req);
+  // Adds (or replaces, by path) an extra route. Call before the server starts.
+  void add_route(ExtraRoute route);
 
   // Every route served, in table order (the OpenAPI test compares this with openapi.json).
   static std::vector<RouteInfo> routes();
@@ -113,6 +126,7 @@ class ApiService {
   RateLimiter limiter_;
   ApiCounters counters_;
   std::uint64_t next_event_seq_ = 1;
+  std::vector<ExtraRoute> extra_;
 };
 
 }  // namespace vpp::http

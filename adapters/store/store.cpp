@@ -231,6 +231,23 @@ CREATE TABLE plans(
 ALTER TABLE command_audit ADD COLUMN ack_detail TEXT NOT NULL DEFAULT '';
 CREATE INDEX command_audit_by_site ON command_audit(site_id, issued_ms);
 )sql"},
+    {4, "OpenADR VEN report outbox", R"sql(
+CREATE TABLE openadr_reports(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  report_key TEXT NOT NULL UNIQUE,
+  event_id TEXT NOT NULL,
+  program_id TEXT NOT NULL,
+  report_name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  uncertain INTEGER NOT NULL,
+  sent_ms INTEGER,
+  vtn_id TEXT NOT NULL,
+  last_error TEXT NOT NULL
+);
+)sql"},
 };
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -638,6 +655,24 @@ void Store::save_plan(const StoredPlan& p) {
   });
 }
 
+void Store::save_openadr_report(const OpenAdrReportRow& r) {
+  enqueue([r](Db& db) {
+    auto& s = db.stmt(
+        "INSERT INTO openadr_reports(report_key, event_id, program_id, report_name, body, created_ms, state, attempts, "
+        "uncertain, sent_ms, vtn_id, last_error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(report_key) DO UPDATE SET "
+        "state = excluded.state, attempts = excluded.attempts, uncertain = excluded.uncertain, sent_ms = excluded.sent_ms, "
+        "vtn_id = excluded.vtn_id, last_error = excluded.last_error");
+    s.bind(r.key).bind(r.event_id).bind(r.program_id).bind(r.report_name).bind(r.body).bind(r.created).bind(r.state);
+    s.bind(r.attempts).bind(r.uncertain ? 1 : 0);
+    if (r.sent_at) {
+      s.bind(*r.sent_at);
+    } else {
+      s.bind_null();
+    }
+    s.bind(r.vtn_id).bind(r.last_error).run();
+  });
+}
+
 // ----------------------------------------------------------------------------------- reads
 
 namespace {
@@ -863,10 +898,39 @@ std::vector<BaselineRow> Store::baselines(const std::string& event_id) {
   return out;
 }
 
+std::vector<OpenAdrReportRow> Store::openadr_reports() {
+  std::lock_guard lock(read_mu_);
+  std::vector<OpenAdrReportRow> out;
+  try {
+    auto& s = read_db_->stmt(
+        "SELECT report_key, event_id, program_id, report_name, body, created_ms, state, attempts, uncertain, sent_ms, "
+        "vtn_id, last_error FROM openadr_reports ORDER BY seq");
+    while (s.step()) {
+      OpenAdrReportRow r;
+      r.key = s.text(0);
+      r.event_id = s.text(1);
+      r.program_id = s.text(2);
+      r.report_name = s.text(3);
+      r.body = s.text(4);
+      r.created = from_unix_ms(s.i64(5));
+      r.state = s.text(6);
+      r.attempts = static_cast<int>(s.i64(7));
+      r.uncertain = s.i64(8) != 0;
+      if (!s.null(9)) r.sent_at = from_unix_ms(s.i64(9));
+      r.vtn_id = s.text(10);
+      r.last_error = s.text(11);
+      out.push_back(std::move(r));
+    }
+  } catch (const std::exception&) {
+    out.clear();
+  }
+  return out;
+}
+
 std::int64_t Store::count_rows(const std::string& table) {
   static const std::set<std::string> kTables = {"enrolments", "events", "event_transitions", "opt_outs",
                                                 "command_audit", "telemetry_rollups", "baselines", "settlements",
-                                                "plans", "schema_version"};
+                                                "plans", "schema_version", "openadr_reports"};
   if (!kTables.count(table)) return -1;  // never splice an unknown name into SQL
   std::lock_guard lock(read_mu_);
   try {

@@ -46,7 +46,7 @@ struct sqlite3;
 
 namespace vpp::store {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct StoreOptions {
   std::string path = "vpp.db";
@@ -107,6 +107,23 @@ struct StoredPlan {
   std::string body;
 };
 
+// One entry of the OpenADR VEN's report outbox (adapters/openadr/report_queue.hpp): kept
+// after it is sent, so a report is never produced twice across restarts.
+struct OpenAdrReportRow {
+  std::string key;               // "<eventID>.<descriptor>.<instance>"
+  std::string event_id;
+  std::string program_id;
+  std::string report_name;
+  std::string body;              // the report JSON
+  TimePoint created{};
+  std::string state = "pending"; // pending, sent, rejected
+  int attempts = 0;
+  bool uncertain = false;
+  std::optional<TimePoint> sent_at;
+  std::string vtn_id;
+  std::string last_error;
+};
+
 // Meter history for one site: one profile per local day (15-minute means of its site meter,
 // NaN where nothing was measured). Weekends and days with an event of the site's are marked
 // ineligible for baselines.
@@ -154,6 +171,7 @@ class Store {
   void save_baseline(const BaselineRow& b);
   void save_settlement(const SettlementRow& s);
   void save_plan(const StoredPlan& p);
+  void save_openadr_report(const OpenAdrReportRow& r);   // insert or replace by key
 
   // Blocks until every write queued before the call is committed (or failed). Returns the
   // error of the first failed batch since the last flush, if any.
@@ -170,6 +188,7 @@ class Store {
   std::vector<SettlementRow> settlements(const std::string& event_id);
   std::vector<BaselineRow> baselines(const std::string& event_id);
   std::vector<std::string> opt_outs(const std::string& event_id);
+  std::vector<OpenAdrReportRow> openadr_reports();        // in the order first queued
   // SELECT COUNT(*) of a table (tests and the benchmark's lost-write check).
   std::int64_t count_rows(const std::string& table);
   std::string journal_mode();

@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "bad.yaml:8:9: sites[0].assets[0].tilt_degs: unknown key (known here: azimuth_deg, dc_peak_kw, id, "
                 "kind, name, rated_kw, temp_coeff_per_c, tilt_deg)"},
         BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, http, "
-                                                        "logging, modbus, mqtt, optimizer, sites, store, utc_offset)"},
+                                                        "logging, modbus, mqtt, openadr, optimizer, sites, store, utc_offset)"},
         BadCase{"not_a_number", SITE "      - id: pv1\n        kind: pv\n        rated_kw: lots\n",
                 "bad.yaml:7:19: sites[0].assets[0].rated_kw: must be a finite number, found 'lots'"},
         BadCase{"nan_value", SITE "      - id: pv1\n        kind: pv\n        rated_kw: .nan\n",

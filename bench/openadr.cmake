@@ -1,0 +1,1 @@
+target_link_libraries(vpp-bench PRIVATE vpp::openadr)
