@@ -260,6 +260,7 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.deadband_fraction = a->number_or("deadband_fraction", x.deadband_fraction, {.min = 0, .max = 0.5});
     x.deadband_min_kw = a->number_or("deadband_min_kw", x.deadband_min_kw, kNonNegative);
     x.gain = a->number_or("gain", x.gain, kFraction);
+    x.delivery_margin = a->number_or("delivery_margin", x.delivery_margin, {.min = 0, .max = 1});
     x.settle_time = a->duration("settle_time").value_or(x.settle_time);
     x.battery_cost_per_kwh = a->number_or("battery_cost_per_kwh", x.battery_cost_per_kwh, kNonNegative);
     x.comfort_cost_per_c = a->number_or("comfort_cost_per_c", x.comfort_cost_per_c, kNonNegative);

@@ -282,8 +282,11 @@ struct Core::Impl {
     return out;
   }
 
-  // Planning ceiling of a group's import at interval start `t`, if an event applies.
-  std::optional<double> ceiling(const std::string& key, TimePoint t) const {
+  // Ceiling of a group's import at interval start `t`, if an event applies, aiming `margin`
+  // beyond the requested reduction. Plans aim further beyond it than the real-time allocator
+  // does, so they set aside flexibility (pre-cooling, stored energy) the allocator can call on
+  // when the buildings give less than the plan's model expects.
+  std::optional<double> ceiling(const std::string& key, TimePoint t, double margin) const {
     const auto mid = t + s.interval / 2;
     std::optional<double> best;
     int best_priority = 0;
@@ -301,7 +304,7 @@ struct Core::Impl {
         } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
           base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
         }
-        c = base - *e->event.target_reduction_kw * (1 + s.planning.delivery_margin);
+        c = base - *e->event.target_reduction_kw * (1 + margin);
       }
       if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < *best)) {
         if (best && e->event.priority < best_priority) continue;
@@ -597,7 +600,7 @@ struct Core::Impl {
       sig.export_price[k] = std::min(imp, prices ? held_series_value(prices->export_price, ts, 0) : 0);
       sig.carbon_kg_per_kwh[k] = carbon ? held_series_value(carbon->intensity_kg_per_kwh, ts, 0) : 0;
       if (key != kFreeGroup) {
-        caps[k] = ceiling(key, ts);
+        caps[k] = ceiling(key, ts, s.planning.delivery_margin);
         if (!caps[k]) caps[k] = guard;
         coupled = coupled || caps[k].has_value();
       }
@@ -879,6 +882,12 @@ struct Core::Impl {
       alarm_once(out, Severity::warning, "command_refused", asset_key(site, a), env.refusal);
       return;
     }
+    if (kind == SetpointKind::hvac_power_cap_kw &&
+        std::find(env.clamps.begin(), env.clamps.end(), "comfort") != env.clamps.end()) {
+      // Comfort took the cap away: so does the allocator, which must judge the zone afresh
+      // rather than cap it again the moment it has cooled a little.
+      ctl(ai).correction_kw = 0;
+    }
     if (tracker.decide(sl, kind, env.value, now) != SendDecision::send) return;
     std::string why = reason(sp, now);
     if (!env.clamps.empty()) {
@@ -957,8 +966,8 @@ struct Core::Impl {
         if (std::isnan(a.last->indoor_temp_c) || std::isnan(a.last->p_kw)) return f;
         const auto& hz = *a.asset.get<HvacZoneSpec>();
         // Comfort margin where the zone is heading (see the envelope), in kelvin.
-        const double heading = a.last->indoor_temp_c + std::max(0.0, Fleet::temp_slope_c_per_s(a)) * 300;
-        const double margin = lim.comfort_max_c - 0.5 - heading;
+        const double heading = a.last->indoor_temp_c + std::max(0.0, Fleet::temp_slope_c_per_s(a)) * kComfortLookaheadS;
+        const double margin = lim.comfort_max_c - kComfortGuardC - heading;
         if (margin <= 0) return f;
         // Reduction is taken against the power drawn when the first correction was made.
         const double base = corr > 0 ? ctl(ai).hvac_base_kw : a.last->p_kw;
@@ -973,7 +982,7 @@ struct Core::Impl {
         const double cop = std::max(0.5, hz.rated_cop);
         const double hold_h = to_seconds(s.allocator.hvac_hold) / 3600;
         const double safe_kw = margin * air_kwh_per_k / (cop * std::max(hold_h, 1e-3));
-        f.up_kw = std::min(std::max(0.0, base - corr) * std::min(1.0, margin / 1.5), safe_kw);
+        f.up_kw = std::max(0.0, std::min(base * std::min(1.0, margin / 1.5), safe_kw) - std::max(0.0, corr));
         f.cost = s.allocator.comfort_cost_per_c / margin;
         break;
       }
@@ -1011,8 +1020,9 @@ struct Core::Impl {
       }
       // Look a little ahead, so the fleet is at its target when an event starts rather than a
       // telemetry round-trip later.
-      auto target = ceiling(key, interval_floor(now));
-      if (const auto ahead = ceiling(key, interval_floor(now + kAllocatorLead)); !target || (ahead && *ahead < *target)) {
+      const double margin = s.allocator.delivery_margin;
+      auto target = ceiling(key, interval_floor(now), margin);
+      if (const auto ahead = ceiling(key, interval_floor(now + kAllocatorLead), margin); !target || (ahead && *ahead < *target)) {
         target = ahead;
       }
       if (!target) continue;
@@ -1488,7 +1498,7 @@ std::optional<EventReport> Core::report(const std::string& event_id, TimePoint n
 }
 
 std::optional<double> Core::target_kw(TimePoint now) const {
-  return impl_->ceiling(kFleetGroup, impl_->interval_floor(now));
+  return impl_->ceiling(kFleetGroup, impl_->interval_floor(now), impl_->s.allocator.delivery_margin);
 }
 
 std::string Core::describe(TimePoint now) const {
@@ -1502,7 +1512,7 @@ std::string Core::describe(TimePoint now) const {
   }
   for (const auto& [key, g] : m.groups) {
     out += "group " + key + ": " + std::to_string(g.sites.size()) + " sites";
-    if (auto t = m.ceiling(key, m.interval_floor(now))) out += fmt(", target %.1f kW", *t);
+    if (auto t = m.ceiling(key, m.interval_floor(now), m.s.allocator.delivery_margin)) out += fmt(", target %.1f kW", *t);
     if (auto mv = m.measured(g.sites)) out += fmt(", measured %.1f kW", *mv);
     if (g.plan) {
       out += ", plan of " + format_utc(g.plan->horizon.start);

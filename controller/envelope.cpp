@@ -116,10 +116,8 @@ EnvelopeResult apply_envelope(const EnvelopeInput& in) {
         // temperature projected a few minutes ahead is still inside the band.
         const double rising = std::max(0.0, Fleet::temp_slope_c_per_s(*in.asset));
         const double projected = m->indoor_temp_c + rising * kComfortLookaheadS;
-        if (projected >= limits.comfort_max_c) {
+        if (projected >= limits.comfort_max_c - kComfortGuardC) {
           c.to(h.rated_electric_kw, h.rated_electric_kw, "comfort");  // (about to be) too warm: release
-        } else if (projected >= limits.comfort_max_c - 0.5 && !std::isnan(m->p_kw)) {
-          c.to(std::min(m->p_kw, h.rated_electric_kw), h.rated_electric_kw, "comfort margin");
         }
       }
       break;

@@ -34,9 +34,12 @@ struct EnvelopeResult {
 };
 
 // How far ahead an HVAC zone's temperature is projected (from its last two readings) when
-// judging whether a power cap keeps it comfortable: about two control ticks plus the time a
-// command takes to act.
-inline constexpr double kComfortLookaheadS = 180;
+// judging whether a power cap keeps it comfortable: a released plant needs about its control
+// loop's time constant (~10 min for a chilled-water or VAV loop) to pull the air back, plus a
+// control tick and the command's way to the device.
+inline constexpr double kComfortLookaheadS = 600;
+// A cap is released while the projected temperature is still this far below the band's top.
+inline constexpr double kComfortGuardC = 0.5;
 
 EnvelopeResult apply_envelope(const EnvelopeInput& in);
 

@@ -174,7 +174,7 @@ std::vector<Command> ControllerStrategy::tick(TimePoint now, std::span<const Tel
     handle_outputs(feed(t, now), now, commands);
     if (!trace_site_.empty() && t.site_id == trace_site_) seen_[t.asset_id] = t;
   }
-  if (!trace_site_.empty() && last_plan_ && to_unix_ms(now) % (15 * 60'000) == 0) trace_site(now);
+  if (!trace_site_.empty() && last_plan_ && (to_unix_ms(now) % (15 * 60'000) == 0 || std::getenv("VPPSIM_TRACE_MINUTES"))) trace_site(now);
   for (const auto& a : acks) handle_outputs(feed(a, now), now, commands);
   // A fresh forecast whenever the planning interval moves on.
   const auto interval = settings_.interval;

@@ -78,7 +78,22 @@ TEST_F(EnvelopeTest, HvacCapReleasedWhenTheZoneIsAlreadyTooWarm) {
   EXPECT_EQ(r.clamps, std::vector<std::string>{"comfort"});
   measure("hvac", [](Telemetry& t) { t.indoor_temp_c = 26.7; t.p_kw = 300; });
   r = apply("hvac", SetpointKind::hvac_power_cap_kw, 50);
-  EXPECT_EQ(r.value, 300);  // near the limit: no deeper cut than what runs now
+  EXPECT_EQ(r.value, 400);  // within half a kelvin of the limit: released too
+  measure("hvac", [](Telemetry& t) { t.indoor_temp_c = 25.0; t.p_kw = 300; });
+  r = apply("hvac", SetpointKind::hvac_power_cap_kw, 50);
+  EXPECT_EQ(r.value, 50);  // steady and 2 K below: the cap stands
+}
+
+TEST_F(EnvelopeTest, HvacCapReleasedWhenTheZoneIsHeadingOutOfTheBand) {
+  // 24.0 C, then 24.5 C a minute later: in ten minutes it would be at 29.5 C.
+  measure("hvac", [](Telemetry& t) { t.indoor_temp_c = 24.0; t.p_kw = 300; });
+  Telemetry next = reading("office", "hvac", t0 + 1min);
+  next.indoor_temp_c = 24.5;
+  next.p_kw = 100;
+  ASSERT_EQ(fleet.ingest(next, t0 + 1min).outcome, GateOutcome::accepted);
+  auto r = apply("hvac", SetpointKind::hvac_power_cap_kw, 50);
+  EXPECT_EQ(r.value, 400);
+  EXPECT_EQ(r.clamps, std::vector<std::string>{"comfort"});
 }
 
 TEST_F(EnvelopeTest, OffsetsStayInsideTheComfortBandAndCurtailmentInsideItsShare) {
