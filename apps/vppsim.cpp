@@ -5,12 +5,14 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sim/bench.hpp"
 #include "sim/fleet_gen.hpp"
+#include "sim/replay.hpp"
 #include "sim/report.hpp"
 #include "sim/runner.hpp"
 #include "sim/scenario.hpp"
@@ -19,6 +21,9 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage: vppsim run SCENARIO --out DIR [--seed N] [--strategy NAME] [--no-site-series] [--quiet]
+                  [--record FILE]
+       vppsim replay FILE --out DIR [--until TIME] [--check OUTPUTS]
+       vppsim whatif FILE --config OTHER.yaml --out DIR [--quiet]
        vppsim check SCENARIO
        vppsim bench --sites N --days D --step-s S [--threads T] [--repeat R]
        vppsim strategies
@@ -28,6 +33,13 @@ Commands:
   run         run SCENARIO (YAML, see config/scenarios/demo.yaml): first the uncontrolled
               baseline, then the strategy; writes DIR/kpis.json, DIR/timeseries.csv and
               DIR/report.html and prints the KPI table
+  replay      feed a recording's inputs to a fresh controller core and write its output
+              stream to DIR/outputs.bin (byte-identical to the recorded run's); with
+              --until, stop there and print the core's state and why it acts as it does
+  whatif      re-run a recorded day (same scenario and seed: the same weather, base loads,
+              signals and initial states) with the controller settings of OTHER.yaml
+              (`controller:`, `optimizer:`, `history_days:` as in a scenario) and print
+              the KPIs of both side by side
   check       validate SCENARIO and print what it describes
   bench       time the fleet physics alone; prints asset_steps_per_s last (the median
               of R repetitions)
@@ -39,6 +51,11 @@ Options:
   --strategy NAME    override the scenario's strategy
   --no-site-series   write only fleet rows to timeseries.csv (large fleets)
   --quiet            no progress bar
+  --record FILE      (controller strategy) record every input of the core to FILE and its
+                     output stream to DIR/outputs.bin
+  --until TIME       RFC 3339 time at which a replay stops
+  --check OUTPUTS    compare the replayed output stream with a recorded one and show the
+                     first difference
   --sites N --days D --step-s S --threads T --repeat R
                      bench size and repetitions (defaults 1000, 1, 60, 2, 1)
 
@@ -107,6 +124,8 @@ int cmd_run(const std::vector<std::string_view>& args) {
       opt.per_site_series = false;
     } else if (a == "--quiet") {
       quiet = true;
+    } else if (a == "--record") {
+      opt.record_path = std::string(value());
     } else if (!a.empty() && a[0] == '-') {
       usage_error("unknown option '" + std::string(a) + "'");
     } else if (scenario_path.empty()) {
@@ -125,6 +144,15 @@ int cmd_run(const std::vector<std::string_view>& args) {
   if (opt.strategy) {
     auto probe = vpp::sim::make_strategy(*opt.strategy);
     if (!probe) usage_error("--strategy: " + probe.error());
+  }
+  if (!opt.record_path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "vppsim: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
+      return 1;
+    }
+    opt.outputs_path = out_dir + "/outputs.bin";
   }
   ProgressBar bar(!quiet && isatty(STDERR_FILENO));
   opt.progress = [&](double f, std::string_view phase) { bar.update(f, phase); };
@@ -145,6 +173,117 @@ int cmd_run(const std::vector<std::string_view>& args) {
   for (const auto& n : result->notes) std::printf("%s\n", n.c_str());
   std::printf("%s", vpp::sim::kpi_table(*result).c_str());
   std::printf("wrote %s/kpis.json, %s/timeseries.csv, %s/report.html\n", out_dir.c_str(), out_dir.c_str(), out_dir.c_str());
+  return 0;
+}
+
+int cmd_replay(const std::vector<std::string_view>& args) {
+  vpp::sim::ReplayOptions opt;
+  std::string out_dir;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) usage_error(std::string(a) + " needs a value");
+      return args[++i];
+    };
+    if (a == "--out") {
+      out_dir = std::string(value());
+    } else if (a == "--check") {
+      opt.expected = std::string(value());
+    } else if (a == "--until") {
+      const auto v = value();
+      opt.stop_at = vpp::parse_utc(v);
+      if (!opt.stop_at) usage_error("--until needs an RFC 3339 time with a zone, found '" + std::string(v) + "'");
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option '" + std::string(a) + "'");
+    } else if (opt.recording.empty()) {
+      opt.recording = std::string(a);
+    } else {
+      usage_error("unexpected argument '" + std::string(a) + "'");
+    }
+  }
+  if (opt.recording.empty()) usage_error("replay needs a recording FILE");
+  if (out_dir.empty()) usage_error("replay needs --out DIR");
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "vppsim: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
+    return 1;
+  }
+  opt.outputs = out_dir + "/outputs.bin";
+  const auto r = vpp::sim::replay(opt);
+  if (!r) {
+    std::fprintf(stderr, "vppsim: %s\n", r.error().c_str());
+    return 1;
+  }
+  std::printf("replayed %s: %llu inputs up to %s, %llu outputs, %llu plans solved again\n", r->scenario.c_str(),
+              static_cast<unsigned long long>(r->inputs), vpp::format_utc(r->last_time).c_str(),
+              static_cast<unsigned long long>(r->outputs), static_cast<unsigned long long>(r->solves));
+  for (const auto& m : r->mismatches) std::printf("mismatch: %s\n", m.c_str());
+  if (opt.stop_at) std::printf("%s", r->state.c_str());
+  std::printf("wrote %s\n", opt.outputs.c_str());
+  return r->mismatches.empty() ? 0 : 1;
+}
+
+int cmd_whatif(const std::vector<std::string_view>& args) {
+  std::string recording, overrides, out_dir;
+  bool quiet = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) usage_error(std::string(a) + " needs a value");
+      return args[++i];
+    };
+    if (a == "--config") {
+      overrides = std::string(value());
+    } else if (a == "--out") {
+      out_dir = std::string(value());
+    } else if (a == "--quiet") {
+      quiet = true;
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option '" + std::string(a) + "'");
+    } else if (recording.empty()) {
+      recording = std::string(a);
+    } else {
+      usage_error("unexpected argument '" + std::string(a) + "'");
+    }
+  }
+  if (recording.empty() || overrides.empty() || out_dir.empty()) usage_error("whatif needs FILE --config OTHER.yaml --out DIR");
+  auto run = vpp::sim::read_recorded_run(recording);
+  if (!run) {
+    std::fprintf(stderr, "vppsim: %s\n", run.error().c_str());
+    return 1;
+  }
+  auto other = vpp::sim::apply_overrides(run->scenario, overrides);
+  if (!other) {
+    std::fprintf(stderr, "%svppsim: %s is not a valid what-if file\n", other.error().c_str(), overrides.c_str());
+    return 2;
+  }
+  ProgressBar bar(!quiet && isatty(STDERR_FILENO));
+  std::vector<vpp::sim::RunResult> results;
+  const std::pair<const vpp::sim::Scenario*, const char*> runs[] = {{&run->scenario, "recorded"}, {&*other, "whatif"}};
+  for (const auto& [sc, label] : runs) {
+    vpp::sim::RunOptions opt;
+    opt.seed = run->seed;
+    opt.strategy = "controller";
+    const std::string phase = label;
+    opt.progress = [&](double f, std::string_view) { bar.update(f, phase); };
+    auto result = vpp::sim::run_scenario(*sc, opt);
+    if (!result) {
+      bar.finish();
+      std::fprintf(stderr, "vppsim: %s run failed: %s\n", label, result.error().c_str());
+      return 1;
+    }
+    auto written = vpp::sim::write_outputs(*result, out_dir + "/" + label);
+    if (!written) {
+      bar.finish();
+      std::fprintf(stderr, "vppsim: %s\n", written.error().c_str());
+      return 1;
+    }
+    results.push_back(std::move(*result));
+  }
+  bar.finish();
+  std::printf("%s", vpp::sim::kpi_compare_table({&results[0], &results[1]}, {"recorded", "whatif"}).c_str());
+  std::printf("wrote %s/recorded and %s/whatif\n", out_dir.c_str(), out_dir.c_str());
   return 0;
 }
 
@@ -235,6 +374,8 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") return cmd_run(rest);
   if (cmd == "check") return cmd_check(rest);
+  if (cmd == "replay") return cmd_replay(rest);
+  if (cmd == "whatif") return cmd_whatif(rest);
   if (cmd == "bench") return cmd_bench(rest);
   if (cmd == "strategies") {
     for (const auto& s : vpp::sim::strategies()) std::printf("%-14s %s\n", s.name.c_str(), s.description.c_str());

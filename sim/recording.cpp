@@ -384,6 +384,7 @@ DelimitedReader::~DelimitedReader() = default;
 
 bool DelimitedReader::next(google::protobuf::MessageLite& m) {
   if (!opened_ || !error_.empty()) return false;
+  m.Clear();  // protobuf's delimited parse merges into the message
   bool clean_eof = false;
   if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&m, impl_->stream.get(), &clean_eof)) {
     if (!clean_eof) error_ = "corrupt or truncated message after " + std::to_string(count_) + " messages";

@@ -382,6 +382,61 @@ std::string kpi_table(const RunResult& r) {
   return o.str();
 }
 
+std::string kpi_compare_table(const std::vector<const RunResult*>& runs, const std::vector<std::string>& labels) {
+  std::ostringstream o;
+  if (runs.empty()) return {};
+  char buf[64];
+  auto num = [&](double v, int decimals) {
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return std::string(buf);
+  };
+  std::vector<std::vector<std::string>> table;
+  std::vector<std::string> head{"KPI"};
+  head.insert(head.end(), labels.begin(), labels.end());
+  if (runs.size() > 1) head.push_back("difference");
+  table.push_back(head);
+  auto row = [&](const std::string& name, auto get, int decimals) {
+    std::vector<std::string> r{name};
+    for (const auto* run : runs) r.push_back(num(get(*run), decimals));
+    if (runs.size() > 1) r.push_back((get(*runs.back()) >= get(*runs.front()) ? "+" : "") +
+                                     num(get(*runs.back()) - get(*runs.front()), decimals));
+    table.push_back(std::move(r));
+  };
+  row("energy_import_kwh", [](const RunResult& r) { return r.kpis.energy_import_kwh; }, 1);
+  row("energy_export_kwh", [](const RunResult& r) { return r.kpis.energy_export_kwh; }, 1);
+  row("cost (" + runs.front()->currency + ")", [](const RunResult& r) { return r.kpis.cost; }, 2);
+  row("co2_kg", [](const RunResult& r) { return r.kpis.co2_kg; }, 1);
+  row("peak_import_kw", [](const RunResult& r) { return r.kpis.peak_import_kw; }, 1);
+  row("green_share", [](const RunResult& r) { return r.kpis.green_share; }, 4);
+  row("comfort_violation_degree_hours", [](const RunResult& r) { return r.kpis.comfort_violation_degree_hours; }, 2);
+  row("max_comfort_excursion_c", [](const RunResult& r) { return r.kpis.max_comfort_excursion_c; }, 2);
+  row("reserve_violations", [](const RunResult& r) { return static_cast<double>(r.kpis.reserve_violations); }, 0);
+  row("rating_violations", [](const RunResult& r) { return static_cast<double>(r.kpis.rating_violations); }, 0);
+  for (std::size_t e = 0; e < runs.front()->events.size(); ++e) {
+    auto ev = [e](const RunResult& r) -> const EventResult& { return r.events[e]; };
+    const std::string id = runs.front()->events[e].id;
+    row("event " + id + " delivered_kwh", [&](const RunResult& r) { return ev(r).delivered_kwh; }, 1);
+    row("  delivered_ratio", [&](const RunResult& r) { return ev(r).delivered_ratio; }, 4);
+    row("  min_interval_ratio", [&](const RunResult& r) { return ev(r).min_interval_ratio; }, 4);
+    row("  rebound_peak_kw", [&](const RunResult& r) { return ev(r).rebound_peak_kw.value_or(0); }, 1);
+  }
+  std::vector<std::size_t> width(head.size(), 0);
+  for (const auto& r : table) {
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : table) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (i == 0) {
+        o << r[i] << std::string(width[i] - r[i].size(), ' ');
+      } else {
+        o << "  " << std::string(width[i] - r[i].size(), ' ') << r[i];
+      }
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
 Result<std::vector<std::string>> write_outputs(const RunResult& r, const std::string& dir_name) {
   std::vector<std::string> warnings;
   const fs::path dir(dir_name);

@@ -20,6 +20,10 @@ std::string timeseries_csv(const RunResult& r);
 // The terminal table `vppsim run` prints: baseline beside the strategy, then the events.
 std::string kpi_table(const RunResult& r);
 
+// Several runs of one scenario side by side (KPIs and events), e.g. a recorded day against a
+// what-if of it, with the difference of the last column from the first.
+std::string kpi_compare_table(const std::vector<const RunResult*>& runs, const std::vector<std::string>& labels);
+
 // Writes the three files into `dir` (created if missing). The report's plots need gnuplot;
 // without it the report is written without plots and the returned warnings say why.
 Result<std::vector<std::string>> write_outputs(const RunResult& r, const std::string& dir);

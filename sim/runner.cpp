@@ -348,6 +348,13 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
   const std::size_t control_steps = static_cast<std::size_t>(sc.control_period / sc.step);
   const std::size_t telemetry_steps = static_cast<std::size_t>(sc.telemetry_period / sc.step);
 
+  // Scenario faults: an asset (or site) in a fault window is cut off both ways.
+  auto cut_off = [&](const std::string& site, const std::string& asset, TimePoint t) {
+    for (const auto& f : sc.faults) {
+      if (f.site == site && (f.asset.empty() || f.asset == asset) && t >= f.from && t < f.to) return true;
+    }
+    return false;
+  };
   auto publish_telemetry = [&](TimePoint t) {
     sample.clear();
     fleet.telemetry(t, sample);
@@ -355,6 +362,7 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
     batch->reserve(sample.size());
     std::optional<TimePoint> arrival;
     for (auto& m : sample) {
+      if (!sc.faults.empty() && cut_off(m.site_id, m.asset_id, t)) continue;
       if (auto a = channel.up(t)) {
         arrival = a;
         batch->push_back(std::move(m));
@@ -405,6 +413,7 @@ Result<PassOutput> run_pass(const Prepared& p, Strategy* strategy, const std::ve
         inbox.acks.clear();
         inbox.signals.clear();
         for (auto& c : cmds) {
+          if (!sc.faults.empty() && cut_off(c.site_id, c.asset_id, t)) continue;
           const auto arrival = channel.down(t);
           if (!arrival) continue;
           clock.call_at(*arrival, [&fleet, &clock, &channel, &inbox, c = std::move(c)] {
@@ -471,6 +480,9 @@ Result<RunResult> run_scenario(const Scenario& sc, const RunOptions& opt) {
                                               p.warm + p.n, sc.utc_offset_minutes, p.seed);
   std::map<std::string, std::size_t> site_index;
   for (std::size_t s = 0; s < p.setup.sites.size(); ++s) site_index[p.setup.sites[s].id] = s;
+  for (const auto& f : sc.faults) {
+    if (!site_index.count(f.site)) return Error{"fault: unknown site '" + f.site + "'"};
+  }
   for (const auto& e : sc.events) {
     std::vector<std::size_t> idx;
     for (const auto& id : e.sites) {

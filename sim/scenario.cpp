@@ -407,6 +407,19 @@ std::string_view to_string(TariffBand b) {
   return "?";
 }
 
+void read_controller_sections(MapReader& r, Scenario& sc) {
+  if (auto c = r.map("controller")) config::read_controller_settings(*c, sc.controller);
+  if (auto o = r.map("optimizer")) {
+    sc.controller.horizon_steps =
+        static_cast<int>(o->integer("horizon_steps", {.min = 4, .max = 672}).value_or(sc.controller.horizon_steps));
+    sc.controller.interval = o->duration("step", false, std::chrono::minutes(5)).value_or(sc.controller.interval);
+    sc.solver = o->choice("solver", {"decomposed", "clp"}).value_or(sc.solver);
+    sc.controller.scheduling.resolve_period =
+        o->duration("resolve_period", false, std::chrono::minutes(1)).value_or(sc.controller.scheduling.resolve_period);
+  }
+  sc.history_days = static_cast<int>(r.integer("history_days", {.min = 0, .max = 30}).value_or(sc.history_days));
+}
+
 Result<Scenario> load_scenario_text(const std::string& text, const std::string& file_name) {
   Diagnostics diag(file_name);
   Scenario sc;
@@ -454,16 +467,7 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
           sc.strategy = *s;
         }
       }
-      if (auto c = r.map("controller")) config::read_controller_settings(*c, sc.controller);
-      if (auto o = r.map("optimizer")) {
-        sc.controller.horizon_steps =
-            static_cast<int>(o->integer("horizon_steps", {.min = 4, .max = 672}).value_or(sc.controller.horizon_steps));
-        sc.controller.interval = o->duration("step", false, std::chrono::minutes(5)).value_or(sc.controller.interval);
-        sc.solver = o->choice("solver", {"decomposed", "clp"}).value_or(sc.solver);
-        sc.controller.scheduling.resolve_period =
-            o->duration("resolve_period", false, std::chrono::minutes(1)).value_or(sc.controller.scheduling.resolve_period);
-      }
-      sc.history_days = static_cast<int>(r.integer("history_days", {.min = 0, .max = 30}).value_or(0));
+      read_controller_sections(r, sc);
       if (auto c = r.map("control")) {
         sc.control_period = read_multiple_of(*c, "period", sc.control_period, sc.step, sc.step);
         sc.telemetry_period = read_multiple_of(*c, "telemetry_period", sc.telemetry_period, sc.step, sc.step);
@@ -522,6 +526,18 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
       if (!sc.fleet && !r.has("sites")) r.error("sites", "the scenario needs a fleet, sites, or both");
       if (auto t = r.map("tariff")) read_tariff(*t, sc.tariff);
       if (auto c = r.map("carbon")) read_carbon(*c, sc.carbon);
+
+      r.map_list("faults", [&](MapReader& f) {
+        FaultConfig fc;
+        fc.site = f.string("site", true).value_or("");
+        fc.asset = f.string_or("asset", "");
+        const auto from = f.time("from", true);
+        const auto to = f.time("to", true);
+        if (from && to && *to <= *from) f.error("to", "must be after from");
+        fc.from = from.value_or(TimePoint{});
+        fc.to = to.value_or(TimePoint{});
+        sc.faults.push_back(std::move(fc));
+      });
 
       // Events, checked against the period, the fleet and each other.
       r.map_list("events", [&](MapReader& e) {

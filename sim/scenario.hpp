@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/controller_settings.hpp"
+#include "config/yaml_reader.hpp"
 #include "model/result.hpp"
 #include "model/site.hpp"
 #include "model/time.hpp"
@@ -88,6 +89,16 @@ struct CarbonConfig {
   double solar_share_of_clean = 0.3;         // derived: share of clean energy that follows the sun
 };
 
+// A communication fault for tests and what-ifs: between `from` and `to`, everything an asset
+// (or, without `asset`, a whole site) sends is lost, and so is every command sent to it, as if
+// its gateway had gone dark.
+struct FaultConfig {
+  std::string site;
+  std::string asset;            // empty = every asset of the site
+  TimePoint from{};
+  TimePoint to{};
+};
+
 struct EventConfig {
   std::string id;
   std::string program;
@@ -122,6 +133,7 @@ struct Scenario {
   TariffConfig tariff;
   CarbonConfig carbon;
   std::vector<EventConfig> events;
+  std::vector<FaultConfig> faults;
   // The controller strategy: its settings (the `controller:` section, as in vppd's
   // configuration), the optimizer it calls, and how many working days of metered history it
   // starts with (simulated before the period, on cooler days, for customer baselines).
@@ -134,6 +146,10 @@ struct Scenario {
   std::size_t steps() const { return static_cast<std::size_t>(duration / step); }
   std::size_t warmup_steps() const { return static_cast<std::size_t>(warmup / step); }
 };
+
+// Reads the controller strategy's keys (`controller:`, `optimizer:`, `history_days:`) over `sc`.
+// Shared with what-if files, which hold just these.
+void read_controller_sections(config::MapReader& r, Scenario& sc);
 
 // Every problem is reported at once, one "file:line:column: field: message" per line.
 Result<Scenario> load_scenario_file(const std::string& path);
