@@ -686,7 +686,11 @@ Result<bool> Emulator::run(const std::function<void()>& on_ready) {
         cmd.reason = "SunSpec model " + std::to_string(c.model) + " write";
         std::erase_if(st.reverts, [&](const State::Revert& r) { return r.device == &d && r.control.model == c.model; });
         if (c.enabled) {
-          cmd.value = c.value;
+          // Registers carry scaled, rounded values: a device holds its setpoint within its own
+          // ratings (WChaMax in units of 10 W may read a few watts above the rating).
+          const auto& spec = d.image.spec();
+          cmd.value = c.kind == SunSpecControl::Kind::pv_limit_pct ? std::clamp(c.value, 0.0, 100.0)
+                                                                    : std::clamp(c.value, -spec.max_charge_kw, spec.rated_kw);
           // No reversion timer: the control holds until it is disabled (a year stands for ever).
           cmd.expires = at + (c.revert.count() > 0 ? c.revert : Duration(std::chrono::hours(24 * 365)));
           if (c.revert.count() > 0) st.reverts.push_back({&d, c, cmd.expires});
@@ -735,6 +739,7 @@ Result<bool> Emulator::run(const std::function<void()>& on_ready) {
     fleet.step(in);
     ++st.steps;
     const TimePoint t_end = t + step;
+    st.sample.clear();  // telemetry() appends
     fleet.telemetry(t_end, st.sample);
     update_sunspec(step_s);
     // SunSpec reversion timers that ran out: the device disables the control by itself (the
