@@ -70,17 +70,23 @@ const char* ack_name(AckStatus s) {
 // with the first answer (vppd republishes unacknowledged commands).
 class AckMemory {
  public:
-  // nullopt: new id (now pending); else the ack to repeat (empty id while still pending).
-  std::optional<CommandAck> seen(const std::string& id) {
+  // false: a new id (now pending); true: seen before.
+  bool seen(const std::string& id) {
     std::lock_guard lock(mu_);
-    if (auto it = acks_.find(id); it != acks_.end()) return it->second;
+    if (acks_.count(id)) return true;
     acks_.emplace(id, CommandAck{});
     order_.push_back(id);
     while (order_.size() > 10000) {
       acks_.erase(order_.front());
       order_.pop_front();
     }
-    return std::nullopt;
+    return false;
+  }
+  std::optional<CommandAck> get(const std::string& id) {
+    std::lock_guard lock(mu_);
+    const auto it = acks_.find(id);
+    if (it == acks_.end() || it->second.command_id.empty()) return std::nullopt;
+    return it->second;
   }
   void done(const CommandAck& a) {
     std::lock_guard lock(mu_);
@@ -227,9 +233,12 @@ class JsonSide {
       send_ack(ack);
       return;
     }
-    if (auto prior = acks_.seen(cmd->command_id)) {
+    if (acks_.seen(cmd->command_id)) {
+      // A repeat: answered with the first ack, after it (the queue keeps arrival order).
       ++st_.repeats;
-      if (!prior->command_id.empty()) send_ack(*prior);
+      st_.post([this, id = cmd->command_id] {
+        if (auto a = acks_.get(id)) send_ack(*a);
+      });
       return;
     }
     st_.post([this, c = std::move(*cmd)]() mutable {
@@ -466,9 +475,11 @@ class Edge {
       send_ack({c.command_id, node_, c.asset_id, AckStatus::rejected, st_.stamp(st_.arrival()), problem});
       return;
     }
-    if (auto prior = acks_.seen(c.command_id)) {
+    if (acks_.seen(c.command_id)) {
       ++st_.repeats;
-      if (!prior->command_id.empty()) send_ack(*prior);
+      st_.post([this, id = c.command_id] {
+        if (auto a = acks_.get(id)) send_ack(*a);
+      });
       return;
     }
     st_.post([this, c = std::move(c)]() mutable {

@@ -10,6 +10,7 @@
 
 #include "adapters/modbus/modbus_adapter.hpp"
 #include "adapters/mqtt/mqtt_adapter.hpp"
+#include "proto/convert.hpp"
 #include "proto/sparkplug.hpp"
 #include "sim/emulators/emulator.hpp"
 #include "sim/fleet_gen.hpp"
@@ -134,7 +135,8 @@ TEST(MqttEmulators, AdapterSeesBirthsTelemetryAndGetsAcks) {
 // A plain MQTT client that keeps every message of a topic filter.
 class Recorder : public ::mqtt::callback {
  public:
-  Recorder(const std::string& url, const std::string& filter) : c_(url, "recorder") {
+  // Client ids must differ: a broker drops the older of two connections with one id.
+  Recorder(const std::string& url, const std::string& filter) : c_(url, "recorder-" + std::to_string(next_id_++)) {
     c_.set_callback(*this);
     c_.connect()->wait();
     c_.subscribe(filter, 1)->wait();
@@ -159,6 +161,7 @@ class Recorder : public ::mqtt::callback {
   void publish(const std::string& topic, const std::string& payload) { c_.publish(topic, payload.data(), payload.size(), 1, false)->wait(); }
 
  private:
+  static inline std::atomic<int> next_id_{0};
   ::mqtt::async_client c_;
   std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> msgs_;
@@ -242,6 +245,124 @@ TEST(SparkplugEdge, SessionDecodesWithTheProjectCodec) {
     EXPECT_EQ(p->metrics(0).name(), "bdSeq");
     EXPECT_EQ(std::get<std::int64_t>(*sparkplug::metric_value(p->metrics(0), p->metrics(0).datatype())), *bdseq);
   }
+}
+
+// Runs vppsim with `args`; returns the exit status and stdout + stderr.
+std::pair<int, std::string> vppsim(const std::string& args, const std::filesystem::path& dir) {
+  const auto out = dir / "out.txt";
+  const int rc = std::system((std::string(VPP_BIN_DIR) + "/vppsim " + args + " > " + out.string() + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, text};
+}
+
+TEST(ServeCli, BadArgumentsAreClearErrors) {
+  auto dir = vpp::test::temp_dir("emu-cli");
+  const std::string path = write_scenario(dir, 1, "");
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"serve", "serve needs a SCENARIO file"},
+      {"serve " + path + " --clock-factor 0", "--clock-factor needs a number > 0"},
+      {"serve " + path + " --clock-factor fast", "--clock-factor needs a number"},
+      {"serve " + path + " --broker http://x:1", "--broker needs tcp://HOST:PORT"},
+      {"serve " + path + " --start-at later", "--start-at must be now or scenario"},
+      {"serve " + path + " --duration -5m", "--duration needs a positive duration"},
+      {"serve " + path + " --modbus-base-port 70000", "--modbus-base-port needs a port 1..65535"},
+      {"serve " + path + " --colour red", "unknown serve option '--colour'"},
+      {"serve " + path, "--broker tcp://HOST:PORT is required"},
+      {"serve " + (dir / "missing.yaml").string(), "missing.yaml:1:1: cannot read file"},
+      {"serve-config " + path + " --token-sha256 abc", "--token-sha256 needs 64 lowercase hex digits"},
+  };
+  for (const auto& c : cases) {
+    const auto [rc, text] = vppsim(c.args, dir);
+    EXPECT_EQ(rc, 2) << c.args << "\n" << text;
+    EXPECT_NE(text.find(c.message), std::string::npos) << c.args << "\n" << text;
+  }
+  // serve-config prints a configuration vppd accepts.
+  const auto [rc, yaml] = vppsim("serve-config " + path + " --broker tcp://127.0.0.1:1 --http-port 18081", dir);
+  ASSERT_EQ(rc, 0) << yaml;
+  auto cfg = config::load_config_text(yaml, "generated.yaml");
+  EXPECT_TRUE(cfg) << cfg.error();
+}
+
+TEST(MqttEmulators, BadCommandsAreAnsweredOrCountedNeverCrash) {
+  auto dir = vpp::test::temp_dir("emu-bad");
+  Broker broker(dir);
+  const std::string path = write_scenario(dir, 2, kMqttServe);
+  auto sc = load_scenario_file(path);
+  ASSERT_TRUE(sc) << sc.error();
+  Recorder acks(broker.url(), "vpp/+/+/ack");
+  Recorder spb(broker.url(), "spBv1.0/g1/DDATA/#");
+  Process serve({std::string(VPP_BIN_DIR) + "/vppsim", "serve", path, "--broker", broker.url(), "--duration", "12s"});
+  ASSERT_TRUE(serve.expect("ready:", 30s));
+  ASSERT_TRUE(vpp::test::wait_until([&] { return !spb.messages().empty(); }, 10s));  // born and reporting
+
+  const TimePoint t = sc->start;  // --start-at scenario: device clocks in scenario time
+  auto json_cmd = [&](const std::string& id, const std::string& asset) {
+    return to_json(to_proto(Command{id, "site-002", asset, SetpointKind::battery_p_kw, 5, t, t + 1h, "test"}));
+  };
+  acks.publish("vpp/site-002/battery/cmd", "{not json");
+  acks.publish("vpp/site-002/battery/cmd", R"({"commandId":"c-nan","siteId":"site-002","assetId":"battery","kind":"SETPOINT_KIND_BATTERY_P_KW","value":"NaN","issued":"2026-07-07T04:00:00Z","expires":"2026-07-07T05:00:00Z"})");
+  acks.publish("vpp/site-002/battery/cmd", json_cmd("c-wrong", "pv"));   // payload names another asset
+  acks.publish("vpp/site-002/battery/cmd", json_cmd("c-ok", "battery"));
+  acks.publish("vpp/site-002/battery/cmd", json_cmd("c-ok", "battery"));  // a repeat: the same ack again
+  spb.publish("spBv1.0/g1/DCMD/site-001/battery", "\xff\xff garbage");
+  sparkplug::Payload p;
+  auto* m = p.add_metrics();
+  m->set_name("Command/Id");
+  (void)sparkplug::set_metric_value(*m, sparkplug::Payload::STRING, std::string("d-nokind"));
+  spb.publish("spBv1.0/g1/DCMD/site-001/battery", p.SerializeAsString());
+  auto* k = p.add_metrics();
+  k->set_name("Command/Kind");
+  (void)sparkplug::set_metric_value(*k, sparkplug::Payload::STRING, std::string("FLY"));
+  p.mutable_metrics(0)->set_string_value("d-fly");
+  spb.publish("spBv1.0/g1/DCMD/site-001/battery", p.SerializeAsString());
+
+  // JSON: c-wrong rejected naming the mismatch, c-ok accepted twice (first answer repeated).
+  ASSERT_TRUE(acks.wait([](const auto& ms) { return ms.size() >= 3; }));
+  std::map<std::string, std::vector<CommandAck>> by_id;
+  for (const auto& [topic, payload] : acks.messages()) {
+    auto a = json_to_model<vpp::v1::CommandAck>(payload);
+    ASSERT_TRUE(a) << payload;
+    by_id[a->command_id].push_back(*a);
+  }
+  ASSERT_EQ(by_id["c-wrong"].size(), 1u);
+  EXPECT_EQ(by_id["c-wrong"][0].status, AckStatus::rejected);
+  EXPECT_NE(by_id["c-wrong"][0].detail.find("names site-002/pv"), std::string::npos) << by_id["c-wrong"][0].detail;
+  ASSERT_EQ(by_id["c-ok"].size(), 2u);
+  EXPECT_EQ(by_id["c-ok"][0].status, AckStatus::accepted) << by_id["c-ok"][0].detail;
+  EXPECT_EQ(by_id["c-ok"][1].status, AckStatus::accepted);
+  EXPECT_FALSE(by_id.count("c-nan"));
+  // Sparkplug: acks as DDATA metrics, REJECTED with the reason.
+  std::map<std::string, std::pair<std::string, std::string>> spb_acks;  // id -> status, detail
+  ASSERT_TRUE(spb.wait([&](const auto& ms) {
+    spb_acks.clear();
+    for (const auto& [topic, payload] : ms) {
+      auto d = sparkplug::decode_payload(payload);
+      if (!d) continue;
+      std::string id, status, detail;
+      for (const auto& mm : d->metrics()) {
+        if (mm.name() == "Ack/CommandId") id = mm.string_value();
+        if (mm.name() == "Ack/Status") status = mm.string_value();
+        if (mm.name() == "Ack/Detail") detail = mm.string_value();
+      }
+      if (!id.empty()) spb_acks[id] = {status, detail};
+    }
+    return spb_acks.size() >= 2;
+  }));
+  EXPECT_EQ(spb_acks["d-nokind"].first, "REJECTED");
+  EXPECT_EQ(spb_acks["d-nokind"].second, "Command/Kind is missing");
+  EXPECT_EQ(spb_acks["d-fly"].first, "REJECTED");
+  EXPECT_EQ(spb_acks["d-fly"].second, "unknown Command/Kind 'FLY'");
+  // Still serving to the end, with every bad message counted.
+  auto done = serve.expect("served:", 30s);
+  ASSERT_TRUE(done);
+  const auto pos = done->find("rejected ");
+  ASSERT_NE(pos, std::string::npos) << *done;
+  EXPECT_EQ(std::stoi(done->substr(pos + 9)), 6) << *done;  // not json, NaN, c-wrong, garbage, no kind, FLY
+  EXPECT_NE(done->find("repeats 1"), std::string::npos) << *done;
 }
 
 // Runs an in-process emulator on its own thread for tests that look at the simulated assets.
