@@ -720,10 +720,19 @@ Result<bool> Emulator::run(const std::function<void()>& on_ready) {
     });
     if (auto r = st.modbus->start(); !r) return Error{r.error()};
   }
-  st.wall0 = std::chrono::steady_clock::now();
-  st.serving = true;
   if (st.json) st.json->start();
   for (auto& e : st.edges) e->start();
+  // Serving starts once the devices are on the broker (births out), or after 10 s without it:
+  // a device that cannot connect keeps trying, as a real one does, and reports once it can.
+  const auto connect_until = std::chrono::steady_clock::now() + 10s;
+  auto all_up = [&] {
+    return (!st.json || st.json->connected()) &&
+           std::all_of(st.edges.begin(), st.edges.end(), [](const auto& e) { return e->born(); });
+  };
+  while (!all_up() && !st.stopping && std::chrono::steady_clock::now() < connect_until) std::this_thread::sleep_for(10ms);
+  if (!all_up()) log_line("warn", "not every MQTT device is connected to " + st.opt.broker_url + " yet; serving anyway");
+  st.wall0 = std::chrono::steady_clock::now();
+  st.serving = true;  // publishes wall0 to the threads that call arrival()
   if (on_ready) on_ready();
 
   const std::size_t tel_steps = std::max<std::size_t>(1, static_cast<std::size_t>(sc.telemetry_period / step));
