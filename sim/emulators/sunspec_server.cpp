@@ -129,6 +129,11 @@ void SunSpecServer::handle(Port& p, int fd, const std::uint8_t* q, int length) {
     modbus_reply_exception(p.ctx, q, MODBUS_EXCEPTION_GATEWAY_TARGET);
     return;
   }
+  if (function == MODBUS_FC_MASK_WRITE_REGISTER || function == MODBUS_FC_WRITE_AND_READ_REGISTERS) {
+    // Writes that would bypass the checks below; SunSpec clients use FC 6 and FC 16.
+    modbus_reply_exception(p.ctx, q, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+    return;
+  }
   ServedSunSpec& d = *it->second;
   std::unique_lock lock(d.mu);
   auto& regs = d.image.registers();

@@ -3,6 +3,8 @@
 // servers, and a Tahu-free check of the edge node's session (births, seq, bdSeq, rebirth, Will)
 // with proto/sparkplug.hpp and a plain Paho client.
 #include <gtest/gtest.h>
+#include <errno.h>
+#include <modbus/modbus.h>
 #include <mqtt/async_client.h>
 
 #include <fstream>
@@ -497,6 +499,43 @@ TEST_P(SunSpecEmulator, AdapterDiscoversReadsAndItsWritesMoveTheAsset) {
         << "battery at " << p << " kW, wanted the charge rating " << -bat->max_charge_kw;
   }
   (*a)->stop();
+}
+
+TEST(SunSpecServerRaw, AnswersLikeADeviceToBadRequests) {
+  auto sc = load_scenario_text(fixture::scenario_text(1, "serve:\n  groups:\n    - {dialect: modbus}\n"), "t.yaml");
+  ASSERT_TRUE(sc) << sc.error();
+  auto dir = vpp::test::temp_dir("emu-raw");
+  Broker broker(dir);
+  ServeOptions o;
+  o.broker_url = broker.url();
+  o.modbus_base_port = vpp::test::free_port();
+  Running r;
+  start(r, *sc, o);
+  modbus_t* ctx = modbus_new_tcp("127.0.0.1", o.modbus_base_port);
+  ASSERT_NE(ctx, nullptr);
+  ASSERT_EQ(modbus_connect(ctx), 0) << modbus_strerror(errno);
+  std::uint16_t regs[8] = {};
+  modbus_set_slave(ctx, 1);
+  ASSERT_EQ(modbus_read_registers(ctx, 40000, 2, regs), 2) << modbus_strerror(errno);
+  EXPECT_EQ(regs[0], 0x5375);
+  EXPECT_EQ(regs[1], 0x6E53);
+  // No map at 0 (a scan moves on to 40000), nothing past the end model.
+  EXPECT_EQ(modbus_read_registers(ctx, 0, 2, regs), -1);
+  EXPECT_EQ(errno, EMBXILADD);
+  // The ID register of the common model is read-only.
+  EXPECT_EQ(modbus_write_register(ctx, 40002, 7), -1);
+  EXPECT_EQ(errno, EMBXILADD);
+  // FC 23 would write around the checks: refused.
+  EXPECT_EQ(modbus_write_and_read_registers(ctx, 40002, 1, regs, 40000, 1, regs), -1);
+  EXPECT_EQ(errno, EMBXILFUN);
+  // A unit id the gateway does not have: "gateway target device failed to respond".
+  modbus_set_slave(ctx, 9);
+  EXPECT_EQ(modbus_read_registers(ctx, 40000, 2, regs), -1);
+  EXPECT_EQ(errno, EMBXGTAR);
+  modbus_close(ctx);
+  modbus_free(ctx);
+  // Still serving.
+  EXPECT_TRUE(r.em->with_fleet([](const FleetModel&) {}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Profiles, SunSpecEmulator, ::testing::Values("legacy", "der"));
