@@ -2,6 +2,9 @@
 // serve: section, the serve plan and the vppd configuration generated from it.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "config/config.hpp"
 #include "proto/sunspec_codec.hpp"
 #include "sim/emulators/serve_plan.hpp"
@@ -302,6 +305,29 @@ TEST(ServePlan, VppdConfigReadsBackToTheSameFleet) {
   EXPECT_EQ(cfg->modbus_devices[1].sunspec_base, 40000);
   // Deterministic: the same inputs give the same bytes.
   EXPECT_EQ(yaml, vppd_config_yaml(*sc, setup.sites, *plan, o));
+}
+
+// config/scenarios/e2e-vppd.yaml is what serve-config prints for e2e.yaml with the default
+// endpoints and the demo's operator token: regenerate it when either changes.
+TEST(ServePlan, CommittedE2eVppdConfigIsCurrent) {
+  auto sc = load_scenario_file(std::string(VPP_SOURCE_DIR) + "/config/scenarios/e2e.yaml");
+  ASSERT_TRUE(sc) << sc.error();
+  const auto setup = make_fleet(*sc, sc->seed);
+  auto plan = make_plan(sc->serve, setup.sites, 1502);
+  ASSERT_TRUE(plan);
+  VppdConfigOptions o;
+  o.broker_url = "tcp://127.0.0.1:1883";
+  o.client_id = "vppd-e2e";
+  o.http_port = 8080;
+  o.operator_token_sha256 = "9437e87fae95c03d3778f2575bb18ce30e647e51d86a8c37963364e1fc4f374e";  // "demo-operator"
+  o.store_path = "vpp-e2e.db";
+  std::ifstream in(std::string(VPP_SOURCE_DIR) + "/config/scenarios/e2e-vppd.yaml");
+  std::stringstream committed;
+  committed << in.rdbuf();
+  EXPECT_EQ(committed.str(), vppd_config_yaml(*sc, setup.sites, *plan, o))
+      << "regenerate: build/bin/vppsim serve-config config/scenarios/e2e.yaml --broker tcp://127.0.0.1:1883 --client-id vppd-e2e "
+         "--token-sha256 9437e87f... --store vpp-e2e.db > config/scenarios/e2e-vppd.yaml";
+  EXPECT_TRUE(config::load_config_text(committed.str(), "e2e-vppd.yaml"));
 }
 
 }  // namespace
