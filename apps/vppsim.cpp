@@ -18,6 +18,11 @@
 #include "sim/scenario.hpp"
 #include "sim/strategy.hpp"
 
+namespace vpp::apps {
+int serve_main(const std::vector<std::string_view>& args);         // apps/vppsim_serve.cpp
+int serve_config_main(const std::vector<std::string_view>& args);
+}  // namespace vpp::apps
+
 namespace {
 
 constexpr const char* kUsage = R"(usage: vppsim run SCENARIO --out DIR [--seed N] [--strategy NAME] [--no-site-series] [--quiet]
@@ -27,6 +32,9 @@ constexpr const char* kUsage = R"(usage: vppsim run SCENARIO --out DIR [--seed N
        vppsim check SCENARIO
        vppsim bench --sites N --days D --step-s S [--threads T] [--repeat R]
        vppsim strategies
+       vppsim serve SCENARIO [--clock-factor F] [--broker URL] [--modbus-base-port P]
+                     [--duration D] [--start-at now|scenario]   (vppsim serve --help)
+       vppsim serve-config SCENARIO [options]                      (vppsim serve --help)
        vppsim --help | --version
 
 Commands:
@@ -377,6 +385,8 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return cmd_replay(rest);
   if (cmd == "whatif") return cmd_whatif(rest);
   if (cmd == "bench") return cmd_bench(rest);
+  if (cmd == "serve") return vpp::apps::serve_main(rest);
+  if (cmd == "serve-config") return vpp::apps::serve_config_main(rest);
   if (cmd == "strategies") {
     for (const auto& s : vpp::sim::strategies()) std::printf("%-14s %s\n", s.name.c_str(), s.description.c_str());
     return 0;

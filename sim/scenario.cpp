@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "config/yaml_reader.hpp"
+#include "proto/sparkplug.hpp"
 #include "sim/fleet_gen.hpp"
 #include "sim/strategy.hpp"
 
@@ -395,7 +396,87 @@ void read_carbon(MapReader& c, CarbonConfig& cc) {
   }
 }
 
+
+void read_serve(MapReader& r, ServeConfig& sv, const std::set<std::string>& ids) {
+  sv.topic_prefix = r.string_or("topic_prefix", sv.topic_prefix);
+  if (sv.topic_prefix.empty() || sv.topic_prefix.find_first_of("+#") != std::string::npos ||
+      sv.topic_prefix.front() == '/' || sv.topic_prefix.back() == '/') {
+    r.error("topic_prefix", "must be a non-empty topic without wildcards or a leading or trailing '/'");
+  }
+  sv.client_id = r.string_or("client_id", sv.client_id);
+  if (!sparkplug::valid_id(sv.client_id)) r.error("client_id", "must be non-empty without '/', '+' or '#'");
+  sv.telemetry_qos = static_cast<int>(r.integer("telemetry_qos", {.min = 0, .max = 1}).value_or(sv.telemetry_qos));
+  sv.sparkplug_refresh = r.duration("sparkplug_refresh", false, std::chrono::seconds(1)).value_or(sv.sparkplug_refresh);
+  if (auto m = r.choice("modbus_ports", {"site", "device"})) sv.modbus_port_per_device = *m == "device";
+  std::map<std::string, std::size_t> owner;   // site -> group index
+  std::set<std::string> names;
+  int catch_all = -1;
+  std::size_t i = 0;
+  r.map_list("groups", [&](MapReader& g) {
+    ServeGroup grp;
+    grp.name = g.string_or("name", "group-" + std::to_string(i));
+    if (!names.insert(grp.name).second) g.error("name", "duplicate group name '" + grp.name + "'");
+    const auto d = g.choice("dialect", {"sparkplug_b", "json", "modbus"}, true).value_or("json");
+    grp.dialect = d == "sparkplug_b" ? ServeDialect::sparkplug_b : d == "modbus" ? ServeDialect::modbus : ServeDialect::json;
+    if (grp.dialect == ServeDialect::sparkplug_b) {
+      grp.group_id = g.string("group_id", true).value_or("");
+      if (g.has("group_id") && !sparkplug::valid_id(grp.group_id)) {
+        g.error("group_id", "must be a non-empty Sparkplug id without '/', '+' or '#'");
+      }
+    } else if (g.has("group_id")) {
+      g.error("group_id", "applies to dialect sparkplug_b only");
+    }
+    if (grp.dialect == ServeDialect::modbus) {
+      if (auto p = g.choice("sunspec", {"legacy", "der"})) grp.sunspec = *p == "der" ? SunSpecProfile::der : SunSpecProfile::legacy;
+    } else if (g.has("sunspec")) {
+      g.error("sunspec", "applies to dialect modbus only");
+    }
+    const bool listed = g.has("sites");
+    grp.sites = g.string_list("sites");
+    for (std::size_t k = 0; k < grp.sites.size(); ++k) {
+      const auto& id = grp.sites[k];
+      const auto mark = g.raw("sites")[k].Mark();
+      const std::string path = g.field("sites") + "[" + std::to_string(k) + "]";
+      if (!ids.count(id)) {
+        g.diagnostics().add(mark, path, "unknown site '" + id + "'");
+      } else if (auto [it, fresh] = owner.emplace(id, i); !fresh) {
+        g.diagnostics().add(mark, path, "site '" + id + "' is already served by serve.groups[" + std::to_string(it->second) + "]");
+      }
+    }
+    if (!listed || grp.sites.empty()) {
+      if (catch_all >= 0) {
+        g.error("sites", "only one group may leave out sites (serve.groups[" + std::to_string(catch_all) + "] already does)");
+      }
+      catch_all = static_cast<int>(i);
+    }
+    sv.groups.push_back(std::move(grp));
+    ++i;
+  });
+  if (!sv.groups.empty() && catch_all < 0) {
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      if (!owner.count(id)) missing.push_back(id);
+    }
+    if (!missing.empty()) {
+      std::string list;
+      for (std::size_t k = 0; k < std::min<std::size_t>(3, missing.size()); ++k) list += (k ? ", " : "") + missing[k];
+      if (missing.size() > 3) list += ", ...";
+      r.error("groups", std::to_string(missing.size()) + " site(s) are in no group (" + list +
+                            "): list them or add a group without sites");
+    }
+  }
+}
+
 }  // namespace
+
+std::string_view to_string(ServeDialect d) {
+  switch (d) {
+    case ServeDialect::sparkplug_b: return "sparkplug_b";
+    case ServeDialect::json: return "json";
+    case ServeDialect::modbus: return "modbus";
+  }
+  return "?";
+}
 
 std::string_view to_string(TariffBand b) {
   switch (b) {
@@ -412,7 +493,7 @@ void read_controller_sections(MapReader& r, Scenario& sc) {
   if (auto o = r.map("optimizer")) {
     sc.controller.horizon_steps =
         static_cast<int>(o->integer("horizon_steps", {.min = 4, .max = 672}).value_or(sc.controller.horizon_steps));
-    sc.controller.interval = o->duration("step", false, std::chrono::minutes(5)).value_or(sc.controller.interval);
+    sc.controller.interval = o->duration("step", false, std::chrono::minutes(1)).value_or(sc.controller.interval);
     sc.solver = o->choice("solver", {"decomposed", "clp"}).value_or(sc.solver);
     sc.controller.scheduling.resolve_period =
         o->duration("resolve_period", false, std::chrono::minutes(1)).value_or(sc.controller.scheduling.resolve_period);
@@ -524,6 +605,7 @@ Result<Scenario> load_scenario_text(const std::string& text, const std::string& 
         sc.sites.push_back(std::move(es));
       });
       if (!sc.fleet && !r.has("sites")) r.error("sites", "the scenario needs a fleet, sites, or both");
+      if (auto sv = r.map("serve")) read_serve(*sv, sc.serve, ids);
       if (auto t = r.map("tariff")) read_tariff(*t, sc.tariff);
       if (auto c = r.map("carbon")) read_carbon(*c, sc.carbon);
 

@@ -111,6 +111,39 @@ struct EventConfig {
   std::vector<std::string> sites;            // empty = whole fleet
 };
 
+// How `vppsim serve` exposes the fleet to a real vppd (sim/emulators): each site is served in
+// one dialect, chosen by the group that lists it (else by the group that lists no sites):
+//   sparkplug_b  a Sparkplug B edge node per site (group_id), a device per asset;
+//   json         a JSON MQTT device per asset, vpp/{site}/{asset}/telemetry|cmd|ack;
+//   modbus       PV and batteries as SunSpec Modbus TCP servers, the site's other assets as
+//                JSON MQTT devices (a site gateway for meter and BMS, inverters on Modbus).
+enum class ServeDialect { sparkplug_b, json, modbus };
+std::string_view to_string(ServeDialect d);
+// SunSpec models served: legacy = 1, 103, 120, 121 with 122 + 123 (PV) or 124 (battery);
+// der = 1, 701, 702, 704 with 713 (battery): the IEEE 1547 DER information models.
+enum class SunSpecProfile { legacy, der };
+
+struct ServeGroup {
+  std::string name;
+  ServeDialect dialect = ServeDialect::json;
+  std::string group_id;                      // sparkplug_b only
+  SunSpecProfile sunspec = SunSpecProfile::legacy;  // modbus only
+  std::vector<std::string> sites;            // empty = every site no other group lists
+};
+
+struct ServeConfig {
+  std::string topic_prefix = "vpp";
+  std::string client_id = "vppsim";          // MQTT client ids derive from it
+  int telemetry_qos = 0;                     // JSON telemetry and Sparkplug DATA
+  // Sparkplug reports by exception; every metric is sent again at least this often so that a
+  // host judging staleness by arrival time keeps the device online.
+  Duration sparkplug_refresh{std::chrono::minutes(1)};
+  // modbus: one TCP port per site with a unit id per device (a site gateway, unit ids 1..n in
+  // asset order), or one port per device (unit id 1).
+  bool modbus_port_per_device = false;
+  std::vector<ServeGroup> groups;            // empty = every site as json
+};
+
 struct Scenario {
   std::string source_file;
   std::string name;
@@ -140,6 +173,7 @@ struct Scenario {
   controller::Settings controller;
   std::string solver = "decomposed";     // decomposed | clp
   int history_days = 0;
+  ServeConfig serve;                     // the `serve:` section (vppsim serve)
   std::string text;                      // the scenario's YAML, kept for recordings
 
   TimePoint end() const { return start + duration; }
