@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -302,6 +304,75 @@ void read_controller_settings(MapReader& r, controller::Settings& s) {
     x.adjustment_gap = b->duration("adjustment_gap").value_or(x.adjustment_gap);
     x.adjustment_cap = b->number_or("adjustment_cap", x.adjustment_cap, {.min = 0, .max = 1});
   }
+}
+
+std::string controller_settings_yaml(const controller::Settings& c, int indent) {
+  // Shortest text that reads back to the same double.
+  auto num = [](double v) {
+    char buf[32];
+    for (int p = 6; p <= 17; ++p) {
+      std::snprintf(buf, sizeof buf, "%.*g", p, v);
+      if (std::strtod(buf, nullptr) == v) break;
+    }
+    return std::string(buf);
+  };
+  auto dur = [](Duration d) { return format_duration(d); };
+  const std::string in(static_cast<std::size_t>(indent), ' ');
+  std::ostringstream o;
+  auto section = [&](const char* name) { o << in << name << ":\n"; };
+  auto key = [&](const char* name, const std::string& value) { o << in << "  " << name << ": " << value << "\n"; };
+  section("gating");
+  key("max_clock_skew", dur(c.gating.max_clock_skew));
+  key("max_age", dur(c.gating.max_age));
+  key("rating_margin", num(c.gating.rating_margin));
+  key("soc_jump_tolerance_pct", num(c.gating.soc_jump_tolerance_pct));
+  key("frozen_reports", std::to_string(c.gating.frozen_reports));
+  section("commands");
+  key("ttl", dur(c.commands.ttl));
+  key("refresh_before_expiry", dur(c.commands.refresh_before_expiry));
+  key("min_interval", dur(c.commands.min_interval));
+  key("ack_timeout", dur(c.commands.ack_timeout));
+  key("max_retries", std::to_string(c.commands.max_retries));
+  key("deadband_kw", num(c.commands.deadband_kw));
+  key("deadband_c", num(c.commands.deadband_c));
+  key("deadband_pct", num(c.commands.deadband_pct));
+  key("max_setpoint_offset_c", num(c.commands.max_setpoint_offset_c));
+  section("allocator");
+  key("deadband_fraction", num(c.allocator.deadband_fraction));
+  key("deadband_min_kw", num(c.allocator.deadband_min_kw));
+  key("gain", num(c.allocator.gain));
+  key("delivery_margin", num(c.allocator.delivery_margin));
+  key("settle_time", dur(c.allocator.settle_time));
+  key("battery_cost_per_kwh", num(c.allocator.battery_cost_per_kwh));
+  key("comfort_cost_per_c", num(c.allocator.comfort_cost_per_c));
+  key("hvac_hold", dur(c.allocator.hvac_hold));
+  section("scheduling");
+  key("control_tick", dur(c.scheduling.control_tick));
+  key("offline_after", dur(c.scheduling.offline_after));
+  key("deviation_resolve_fraction", num(c.scheduling.deviation_resolve_fraction));
+  key("deviation_resolve_after", dur(c.scheduling.deviation_resolve_after));
+  key("rebound_stages", std::to_string(c.scheduling.rebound_stages));
+  key("rebound_stage_gap", dur(c.scheduling.rebound_stage_gap));
+  key("precondition_window", dur(c.scheduling.precondition_window));
+  section("baseline");
+  key("high_x", std::to_string(c.baseline.high_x));
+  key("of_y", std::to_string(c.baseline.of_y));
+  using A = controller::BaselineSettings::Adjustment;
+  key("adjustment", c.baseline.adjustment == A::none ? "none" : c.baseline.adjustment == A::additive ? "additive" : "multiplicative");
+  key("adjustment_window", dur(c.baseline.adjustment_window));
+  key("adjustment_gap", dur(c.baseline.adjustment_gap));
+  key("adjustment_cap", num(c.baseline.adjustment_cap));
+  section("planning");
+  key("carbon_price_per_kg", num(c.planning.carbon_price_per_kg));
+  key("shortfall_penalty_per_kwh", num(c.planning.shortfall_penalty_per_kwh));
+  key("delivery_margin", num(c.planning.delivery_margin));
+  key("comfort_penalty_per_kw_kh", num(c.planning.comfort_penalty_per_kw_kh));
+  key("curtail_cost_per_kwh", num(c.planning.curtail_cost_per_kwh));
+  key("unoccupied_comfort_relax_c", num(c.planning.unoccupied_comfort_relax_c));
+  key("zone_capacitance_factor", num(c.planning.zone_capacitance_factor));
+  key("peak_guard", c.planning.peak_guard ? "true" : "false");
+  key("solve_timeout", dur(c.planning.solve_timeout));
+  return o.str();
 }
 
 std::string_view to_string(Role r) {

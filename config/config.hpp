@@ -161,6 +161,9 @@ void read_site_limits(MapReader& r, SiteLimits& limits);
 // Reads a `controller:` mapping (gating, commands, allocator, scheduling, baseline) over the
 // defaults already in `s`. Shared by vppd's configuration and simulator scenarios.
 void read_controller_settings(MapReader& r, controller::Settings& s);
+// The same settings as YAML that read_controller_settings reads back unchanged, every key
+// written, each line indented by `indent` spaces (the `controller:` key itself not included).
+std::string controller_settings_yaml(const controller::Settings& s, int indent);
 
 // Parses "HH:MM" into minutes after midnight (24:00 allowed as the end of a day).
 std::optional<int> parse_hh_mm(const std::string& s);

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/config.hpp"
+
 namespace vpp::sim::emulators {
 
 const PlannedSite* ServePlan::site(const std::string& id) const {
@@ -221,37 +223,7 @@ std::string vppd_config_yaml(const Scenario& sc, const std::vector<Site>& sites,
   const auto& c = sc.controller;
   o << "optimizer:\n  horizon_steps: " << c.horizon_steps << "\n  step: " << dur(c.interval) << "\n  solver: "
     << (sc.solver == "clp" ? "clp" : "decomposed") << "\n  resolve_period: " << dur(c.scheduling.resolve_period) << "\n";
-  o << "controller:\n";
-  o << "  gating:\n    max_clock_skew: " << dur(c.gating.max_clock_skew) << "\n    max_age: " << dur(c.gating.max_age)
-    << "\n    rating_margin: " << num(c.gating.rating_margin) << "\n    soc_jump_tolerance_pct: "
-    << num(c.gating.soc_jump_tolerance_pct) << "\n    frozen_reports: " << c.gating.frozen_reports << "\n";
-  o << "  commands:\n    ttl: " << dur(c.commands.ttl) << "\n    refresh_before_expiry: " << dur(c.commands.refresh_before_expiry)
-    << "\n    min_interval: " << dur(c.commands.min_interval) << "\n    ack_timeout: " << dur(c.commands.ack_timeout)
-    << "\n    max_retries: " << c.commands.max_retries << "\n    deadband_kw: " << num(c.commands.deadband_kw)
-    << "\n    deadband_c: " << num(c.commands.deadband_c) << "\n    deadband_pct: " << num(c.commands.deadband_pct)
-    << "\n    max_setpoint_offset_c: " << num(c.commands.max_setpoint_offset_c) << "\n";
-  o << "  allocator:\n    deadband_fraction: " << num(c.allocator.deadband_fraction) << "\n    deadband_min_kw: "
-    << num(c.allocator.deadband_min_kw) << "\n    gain: " << num(c.allocator.gain) << "\n    settle_time: "
-    << dur(c.allocator.settle_time) << "\n    battery_cost_per_kwh: " << num(c.allocator.battery_cost_per_kwh)
-    << "\n    comfort_cost_per_c: " << num(c.allocator.comfort_cost_per_c) << "\n";
-  o << "  scheduling:\n    control_tick: " << dur(c.scheduling.control_tick) << "\n    offline_after: "
-    << dur(c.scheduling.offline_after) << "\n    deviation_resolve_fraction: " << num(c.scheduling.deviation_resolve_fraction)
-    << "\n    deviation_resolve_after: " << dur(c.scheduling.deviation_resolve_after) << "\n    rebound_stages: "
-    << c.scheduling.rebound_stages << "\n    rebound_stage_gap: " << dur(c.scheduling.rebound_stage_gap)
-    << "\n    precondition_window: " << dur(c.scheduling.precondition_window) << "\n";
-  const char* adj = c.baseline.adjustment == controller::BaselineSettings::Adjustment::none       ? "none"
-                    : c.baseline.adjustment == controller::BaselineSettings::Adjustment::additive ? "additive"
-                                                                                                 : "multiplicative";
-  o << "  baseline:\n    high_x: " << c.baseline.high_x << "\n    of_y: " << c.baseline.of_y << "\n    adjustment: " << adj
-    << "\n    adjustment_window: " << dur(c.baseline.adjustment_window) << "\n    adjustment_gap: "
-    << dur(c.baseline.adjustment_gap) << "\n    adjustment_cap: " << num(c.baseline.adjustment_cap) << "\n";
-  o << "  planning:\n    carbon_price_per_kg: " << num(c.planning.carbon_price_per_kg) << "\n    shortfall_penalty_per_kwh: "
-    << num(c.planning.shortfall_penalty_per_kwh) << "\n    delivery_margin: " << num(c.planning.delivery_margin)
-    << "\n    comfort_penalty_per_kw_kh: " << num(c.planning.comfort_penalty_per_kw_kh) << "\n    curtail_cost_per_kwh: "
-    << num(c.planning.curtail_cost_per_kwh) << "\n    unoccupied_comfort_relax_c: "
-    << num(c.planning.unoccupied_comfort_relax_c) << "\n    zone_capacitance_factor: "
-    << num(c.planning.zone_capacitance_factor) << "\n    peak_guard: " << (c.planning.peak_guard ? "true" : "false")
-    << "\n    solve_timeout: " << dur(c.planning.solve_timeout) << "\n";
+  o << "controller:\n" << config::controller_settings_yaml(c, 2);
   o << "store:\n  path: " << quoted(opt.store_path) << "\nlogging:\n  level: " << opt.log_level << "\n";
   o << "sites:\n";
   for (const auto& s : sites) write_site(o, s);

@@ -159,3 +159,44 @@ TEST(Config, UnreadableFileIsAnError) {
 
 }  // namespace
 }  // namespace vpp::config
+
+namespace vpp::config {
+namespace {
+
+TEST(Config, ControllerSettingsWrittenAsYamlReadBackUnchanged) {
+  controller::Settings s;
+  s.gating.max_clock_skew = std::chrono::seconds(45);
+  s.commands.ttl = std::chrono::minutes(7);
+  s.commands.deadband_kw = 0.3;
+  s.allocator.gain = 0.55;
+  s.allocator.delivery_margin = 0.03;
+  s.allocator.hvac_hold = std::chrono::minutes(12);
+  s.scheduling.rebound_stages = 4;
+  s.baseline.adjustment = controller::BaselineSettings::Adjustment::additive;
+  s.planning.zone_capacitance_factor = 0.1 + 0.2;  // not exactly representable: must survive
+  s.planning.peak_guard = false;
+  const std::string yaml = "controller:\n" + controller_settings_yaml(s, 2);
+  Diagnostics diag("written.yaml");
+  const YAML::Node root = parse_yaml(yaml, diag);
+  controller::Settings back;
+  {
+    MapReader r(root, "", diag);
+    auto c = r.map("controller", true);
+    ASSERT_TRUE(c);
+    read_controller_settings(*c, back);
+  }
+  ASSERT_TRUE(diag.empty()) << diag.to_string();
+  EXPECT_EQ(back.gating.max_clock_skew, s.gating.max_clock_skew);
+  EXPECT_EQ(back.commands.ttl, s.commands.ttl);
+  EXPECT_EQ(back.commands.deadband_kw, s.commands.deadband_kw);
+  EXPECT_EQ(back.allocator.gain, s.allocator.gain);
+  EXPECT_EQ(back.allocator.delivery_margin, s.allocator.delivery_margin);
+  EXPECT_EQ(back.allocator.hvac_hold, s.allocator.hvac_hold);
+  EXPECT_EQ(back.scheduling.rebound_stages, 4);
+  EXPECT_EQ(back.baseline.adjustment, s.baseline.adjustment);
+  EXPECT_EQ(back.planning.zone_capacitance_factor, s.planning.zone_capacitance_factor);
+  EXPECT_FALSE(back.planning.peak_guard);
+}
+
+}  // namespace
+}  // namespace vpp::config
