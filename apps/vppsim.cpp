@@ -112,6 +112,14 @@ class ProgressBar {
   std::string phase_;
 };
 
+// Creates an output directory; false (after saying why) if it cannot.
+bool ensure_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) std::fprintf(stderr, "vppsim: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+  return !ec;
+}
+
 int cmd_run(const std::vector<std::string_view>& args) {
   std::string scenario_path, out_dir;
   vpp::sim::RunOptions opt;
@@ -154,12 +162,7 @@ int cmd_run(const std::vector<std::string_view>& args) {
     if (!probe) usage_error("--strategy: " + probe.error());
   }
   if (!opt.record_path.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) {
-      std::fprintf(stderr, "vppsim: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
-      return 1;
-    }
+    if (!ensure_dir(out_dir)) return 1;
     opt.outputs_path = out_dir + "/outputs.bin";
   }
   ProgressBar bar(!quiet && isatty(STDERR_FILENO));
@@ -211,12 +214,7 @@ int cmd_replay(const std::vector<std::string_view>& args) {
   }
   if (opt.recording.empty()) usage_error("replay needs a recording FILE");
   if (out_dir.empty()) usage_error("replay needs --out DIR");
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "vppsim: cannot create %s: %s\n", out_dir.c_str(), ec.message().c_str());
-    return 1;
-  }
+  if (!ensure_dir(out_dir)) return 1;
   opt.outputs = out_dir + "/outputs.bin";
   const auto r = vpp::sim::replay(opt);
   if (!r) {
