@@ -70,7 +70,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"typo_in_key", SITE "      - id: pv1\n        kind: pv\n        rated_kw: 10\n        tilt_degs: 20\n",
                 "bad.yaml:8:9: sites[0].assets[0].tilt_degs: unknown key (known here: azimuth_deg, dc_peak_kw, id, "
                 "kind, name, rated_kw, temp_coeff_per_c, tilt_deg)"},
-        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, http, "
+        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, forecast, http, "
                                                         "logging, modbus, mqtt, optimizer, sites, store, utc_offset)"},
         BadCase{"not_a_number", SITE "      - id: pv1\n        kind: pv\n        rated_kw: lots\n",
                 "bad.yaml:7:19: sites[0].assets[0].rated_kw: must be a finite number, found 'lots'"},
