@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mqtt/async_client.h>
+#include <map>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -138,6 +139,7 @@ double series(const std::string& text, const std::string& name) {
 
 struct ClientStats {
   std::vector<double> latency_ms;
+  std::map<std::string, std::vector<double>> by_kind;   // "GET /fleet", ...
   std::uint64_t errors = 0;
   std::uint64_t events_created = 0;
   std::uint64_t sites_enrolled = 0;
@@ -146,7 +148,7 @@ struct ClientStats {
 
 std::string site_body(const std::string& id) {
   return R"({"siteId":")" + id +
-         R"(","name":"bench","buildingType":"BUILDING_TYPE_OFFICE","latitude":39.9,"longitude":116.4,"limits":{"comfortMinC":22,"comfortMaxC":27,"maxCurtailmentPct":20},"assets":[{"id":"battery","battery":{"capacityKwh":500,"maxChargeKw":250,"maxDischargeKw":250,"chargeEfficiency":0.95,"dischargeEfficiency":0.95,"socMinPct":5,"socMaxPct":95}},{"id":"meter","siteMeter":{}}]})";
+         R"(","name":"bench","buildingType":"BUILDING_TYPE_OFFICE","latitudeDeg":39.9,"longitudeDeg":116.4,"limits":{"comfortMinC":22,"comfortMaxC":27,"maxCurtailmentPct":20},"assets":[{"id":"battery","battery":{"capacityKwh":500,"maxChargeKw":250,"maxDischargeKw":250,"chargeEfficiency":0.95,"dischargeEfficiency":0.95,"socMinPct":5,"socMaxPct":95}},{"id":"meter","siteMeter":{}}]})";
 }
 
 int run(const std::vector<std::string>& args) {
@@ -191,6 +193,8 @@ int run(const std::vector<std::string>& args) {
         << http::sha256_hex("token-" + std::to_string(c)) << "\n";
       if (!op) f << "      sites: [api-" << c << "]\n";
     }
+    // A 5 s control tick (the demo's is 10 s), so re-plans of the fleet run during the measurement.
+    f << "controller:\n  scheduling:\n    control_tick: 5s\n";
     f << "optimizer:\n  threads: 1\nstore:\n  path: " << (dir / "vpp.db").string() << "\nlogging:\n  level: warn\nsites:\n";
     for (int s = 0; s < sites; ++s) {
       f << "  - id: site-" << s << "\n    type: office\n    latitude: 39.9\n    longitude: 116.4\n    assets:\n"
@@ -280,10 +284,13 @@ int run(const std::vector<std::string>& args) {
       }
       const bool op = c % 5 == 0;
       const std::string site = "api-" + std::to_string(c);
-      auto call = [&](const char* method, const std::string& target, const std::string& body, int want) {
+      auto call = [&](const char* method, const std::string& target, const std::string& body, int want,
+                      const char* kind) {
         const auto t0 = steady::now();
         auto r = (*cl)->request(method, target, body);
-        s.latency_ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - t0).count());
+        const double ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+        s.latency_ms.push_back(ms);
+        s.by_kind[std::string(method) + " " + kind].push_back(ms);
         if (!r || r->status != want) {
           ++s.errors;
           if (s.first_error.empty()) {
@@ -293,7 +300,7 @@ int run(const std::vector<std::string>& args) {
         }
         return true;
       };
-      if (!op && call("POST", "/api/v1/sites", site_body(site), 201)) ++s.sites_enrolled;
+      if (!op && call("POST", "/api/v1/sites", site_body(site), 201, "/sites")) ++s.sites_enrolled;
       std::string last_event;
       for (std::uint64_t k = 0; steady::now() < deadline; ++k) {
         if (op) {
@@ -303,21 +310,22 @@ int run(const std::vector<std::string>& args) {
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(start.time_since_epoch()).count();
             const std::string body = R"({"eventId":")" + id + R"(","start":")" + rfc3339_ms(ms - ms % 60000) +
                                      R"(","duration":"1800s","targetReductionKw":100})";
-            if (call("POST", "/api/v1/events", body, 201)) {
+            if (call("POST", "/api/v1/events", body, 201, "/events")) {
               ++s.events_created;
               last_event = id;
             }
           } else {
-            call("GET", "/api/v1/events/" + last_event, "", 200);
+            call("GET", "/api/v1/events/" + last_event, "", 200, "/events/{id}");
           }
         } else {
           switch (k % 4) {
-            case 0: call("GET", "/api/v1/fleet", "", 200); break;
-            case 1: call("GET", "/api/v1/sites/" + site, "", 200); break;
+            case 0: call("GET", "/api/v1/fleet", "", 200, "/fleet"); break;
+            case 1: call("GET", "/api/v1/sites/" + site, "", 200, "/sites/{id}"); break;
             case 2:
-              call("PATCH", "/api/v1/sites/" + site, R"({"limits":{"comfortMaxC":)" + std::to_string(26 + k % 2) + "}}", 200);
+              call("PATCH", "/api/v1/sites/" + site, R"({"limits":{"comfortMaxC":)" + std::to_string(26 + k % 2) + "}}", 200,
+                   "/sites/{id}");
               break;
-            default: call("GET", "/api/v1/sites/" + site + "/commands", "", 200); break;
+            default: call("GET", "/api/v1/sites/" + site + "/commands", "", 200, "/sites/{id}/commands"); break;
           }
         }
       }
@@ -351,10 +359,16 @@ int run(const std::vector<std::string>& args) {
     total.sites_enrolled += s.sites_enrolled;
     if (total.first_error.empty()) total.first_error = s.first_error;
   }
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())))];
+  std::map<std::string, std::vector<double>> kinds;
+  for (const auto& s : stats) {
+    for (const auto& [k, v] : s.by_kind) kinds[k].insert(kinds[k].end(), v.begin(), v.end());
+  }
+  auto pct_of = [](std::vector<double>& v, double p) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
   };
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return pct_of(all, p); };
 
   // The store after vppd's clean stop, against what was acknowledged.
   auto st = store::Store::open({.path = (dir / "vpp.db").string()});
@@ -391,6 +405,9 @@ int run(const std::vector<std::string>& args) {
   std::printf("api: %zu requests (%.0f/s), errors %llu, latency ms p50 %.2f p90 %.2f p99 %.2f max %.2f\n", all.size(),
               static_cast<double>(all.size()) / run_s, static_cast<unsigned long long>(total.errors), pct(0.5), pct(0.9),
               pct(0.99), all.empty() ? 0.0 : all.back());
+  for (auto& [k, v] : kinds) {
+    std::printf("  %-28s %6zu  p50 %7.2f  p99 %7.2f ms\n", k.c_str(), v.size(), pct_of(v, 0.5), pct_of(v, 0.99));
+  }
   if (!total.first_error.empty()) std::printf("first error: %s\n", total.first_error.c_str());
   std::printf("telemetry: published %llu, received by vppd %.0f, accepted %.0f, gated %.0f, queued for the store %.0f, "
               "in the roll-ups %lld\n",
@@ -400,8 +417,10 @@ int run(const std::vector<std::string>& args) {
               static_cast<unsigned long long>(total.events_created), static_cast<long long>(events_in_db),
               static_cast<unsigned long long>(total.sites_enrolled), static_cast<long long>(sites_in_db), write_errors,
               dropped);
-  std::printf("vppd: SIGTERM exit %d; solves %.0f (%.3f s max); lost writes: %lld\n", exit_code,
-              series(text, "vpp_solves_total{result=\"ok\"}"), series(text, "vpp_solve_seconds_max"),
+  std::printf("vppd: SIGTERM exit %d; solves requested %.0f, finished %.0f (longest %.3f s); inbox high water %.0f; "
+              "lost writes: %lld\n",
+              exit_code, series(text, "vpp_solves_requested_total"), series(text, "vpp_solves_total{result=\"ok\"}"),
+              series(text, "vpp_solve_seconds_max"), series(text, "vpp_inbox_high_water"),
               static_cast<long long>(lost));
   std::printf("{\"bench\":\"daemon\",\"clients\":%d,\"seconds\":%d,\"sites\":%d,\"rate\":%d,\"requests\":%zu,\"errors\":%llu,"
               "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"published\":%llu,\"received\":%.0f,\"accepted\":%.0f,\"rolled_up\":%lld,"

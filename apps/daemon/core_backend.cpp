@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "adapters/http/views.hpp"
 #include "proto/convert.hpp"
@@ -347,6 +348,24 @@ http::FleetView CoreBackend::fleet() {
   const double h = to_seconds(s.interval) / 3600.0;
   f.flexibility.resize(static_cast<std::size_t>(std::max(0, options_.flexibility_steps)));
   for (std::size_t k = 0; k < f.flexibility.size(); ++k) f.flexibility[k].start = start + s.interval * static_cast<std::int64_t>(k);
+  // Sites of each adopted plan by id (a plan of a large fleet has thousands).
+  struct PlanIndex {
+    std::unordered_map<std::string_view, const optimizer::SitePlan*> plan;
+    std::unordered_map<std::string_view, const optimizer::SiteProblem*> problem;
+    std::ptrdiff_t offset = 0;
+  };
+  std::map<std::string, PlanIndex> indexed;
+  auto index_of = [&](const std::string& group) -> const PlanIndex* {
+    const auto it = driver_.plans().find(group);
+    if (it == driver_.plans().end() || !it->second.plan || !it->second.problem) return nullptr;
+    auto [ix, fresh] = indexed.try_emplace(group);
+    if (fresh) {
+      for (const auto& x : it->second.plan->sites) ix->second.plan.emplace(x.id, &x);
+      for (const auto& x : it->second.problem->sites) ix->second.problem.emplace(x.id, &x);
+      ix->second.offset = static_cast<std::ptrdiff_t>((start - it->second.plan->horizon.start) / s.interval);
+    }
+    return &ix->second;
+  };
   for (controller::SiteIndex si = 0; si < fleet.sites().size(); ++si) {
     const auto& site = fleet.site(si);
     if (!site.enrolled) continue;
@@ -355,11 +374,10 @@ http::FleetView CoreBackend::fleet() {
     const optimizer::SiteProblem* pp = nullptr;
     std::ptrdiff_t offset = 0;
     if (const auto* g = driver_.group_of(site.site.id)) {
-      const auto it = driver_.plans().find(*g);
-      if (it != driver_.plans().end() && it->second.plan && it->second.problem) {
-        sp = by_id(it->second.plan->sites, site.site.id);
-        pp = by_id(it->second.problem->sites, site.site.id);
-        offset = static_cast<std::ptrdiff_t>((start - it->second.plan->horizon.start) / s.interval);
+      if (const auto* ix = index_of(*g)) {
+        if (const auto a = ix->plan.find(site.site.id); a != ix->plan.end()) sp = a->second;
+        if (const auto b = ix->problem.find(site.site.id); b != ix->problem.end()) pp = b->second;
+        offset = ix->offset;
       }
     }
     const auto& lim = site.site.limits;

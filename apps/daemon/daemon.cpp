@@ -88,7 +88,12 @@ struct Daemon::Parts {
   std::unique_ptr<adapters::modbus::ModbusAdapter> modbus;
   std::set<std::pair<std::string, std::string>> modbus_assets;
   std::unique_ptr<CoreBackend> backend;
+  std::unique_ptr<Daemon::LoopBackend> loop_backend;
   std::unique_ptr<http::ApiService> service;
+  // The API's own io_context and thread (see the header comment).
+  net::io_context http_ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> http_work;
+  std::thread http_thread;
   std::unique_ptr<http::HttpServer> server;
   std::unique_ptr<net::steady_timer> tick;
   std::unique_ptr<net::signal_set> signals;
@@ -152,6 +157,75 @@ class Daemon::Shell final : public daemon::Shell {
   Daemon& d_;
 };
 
+// The API backend as the HTTP thread sees it: every call runs on the loop, where the core
+// backend lives. Arguments are copied into the hop (a call abandoned at shutdown may run late).
+class Daemon::LoopBackend final : public http::ApiBackend {
+ public:
+  LoopBackend(Daemon& d, CoreBackend& inner) : d_(d), in_(inner) {}
+
+  http::ApiResult<http::EventView> create_event(const CurtailmentEvent& e) override {
+    return hop([this, e] { return in_.create_event(e); });
+  }
+  http::ApiResult<http::EventView> modify_event(const CurtailmentEvent& e) override {
+    return hop([this, e] { return in_.modify_event(e); });
+  }
+  http::ApiResult<http::EventView> cancel_event(const std::string& id, const std::string& reason) override {
+    return hop([this, id, reason] { return in_.cancel_event(id, reason); });
+  }
+  std::vector<http::EventView> list_events() override {
+    return d_.on_loop([this] { return in_.list_events(); }).value_or(std::vector<http::EventView>{});
+  }
+  http::ApiResult<http::EventView> event(const std::string& id) override {
+    return hop([this, id] { return in_.event(id); });
+  }
+  http::ApiResult<http::ReportView> report(const std::string& id) override {
+    return hop([this, id] { return in_.report(id); });
+  }
+  http::ApiResult<http::Done> put_prices(const PriceSeries& p) override {
+    return hop([this, p] { return in_.put_prices(p); });
+  }
+  http::ApiResult<http::Done> put_carbon(const CarbonSeries& c) override {
+    return hop([this, c] { return in_.put_carbon(c); });
+  }
+  http::ApiResult<http::SiteView> enrol(const Site& s) override {
+    return hop([this, s] { return in_.enrol(s); });
+  }
+  http::ApiResult<http::SiteView> site(const std::string& id) override {
+    return hop([this, id] { return in_.site(id); });
+  }
+  http::ApiResult<http::SiteView> update_site(const std::string& id, const http::SiteLimitsPatch& patch) override {
+    return hop([this, id, patch] { return in_.update_site(id, patch); });
+  }
+  http::ApiResult<http::Done> unenrol(const std::string& id) override {
+    return hop([this, id] { return in_.unenrol(id); });
+  }
+  http::ApiResult<http::EventView> opt_out(const std::string& event_id, const std::string& site_id,
+                                           const std::string& reason) override {
+    return hop([this, event_id, site_id, reason] { return in_.opt_out(event_id, site_id, reason); });
+  }
+  http::ApiResult<std::vector<http::CommandRecord>> site_commands(const std::string& id, std::size_t limit) override {
+    return hop([this, id, limit] { return in_.site_commands(id, limit); });
+  }
+  http::FleetView fleet() override {
+    auto f = d_.on_loop([this] { return in_.fleet(); });
+    if (f) return std::move(*f);
+    http::FleetView empty;
+    empty.as_of = d_.clock_.now();
+    return empty;
+  }
+
+ private:
+  template <typename F>
+  auto hop(F f) -> std::invoke_result_t<F&> {
+    auto r = d_.on_loop(std::move(f));
+    if (!r) return http::ApiError{503, "vppd is stopping", ""};
+    return std::move(*r);
+  }
+
+  Daemon& d_;
+  CoreBackend& in_;
+};
+
 // ------------------------------------------------------------------------------------ daemon
 
 Daemon::Daemon(const config::Config& cfg) : cfg_(cfg), p_(std::make_unique<Parts>()) {}
@@ -159,6 +233,11 @@ Daemon::Daemon(const config::Config& cfg) : cfg_(cfg), p_(std::make_unique<Parts
 Daemon::~Daemon() {
   if (!p_) return;
   // Threads that could call into the parts stop first.
+  stopping_ = true;
+  if (p_->server) p_->server->stop();
+  p_->http_work.reset();
+  p_->http_ioc.stop();
+  if (p_->http_thread.joinable()) p_->http_thread.join();
   if (p_->solver) p_->solver->stop();
   if (p_->reader) p_->reader->stop();
   if (p_->server) p_->server->stop();
@@ -231,14 +310,21 @@ Result<bool> Daemon::init() {
     if (p_->mqtt) p_->mqtt->set_fleet(enrolled_sites());
   };
   p.backend = std::make_unique<CoreBackend>(*p.driver, clock_, bo);
+  p.loop_backend = std::make_unique<LoopBackend>(*this, *p.backend);
   http::ApiOptions api;
   api.tokens = cfg_.http.tokens;
   api.rate_limit_per_s = cfg_.http.rate_limit_per_s;
-  api.metrics = [this] { return metrics(); };
-  api.health = [this] { return health(); };
-  p.service = std::make_unique<http::ApiService>(*p.backend, clock_, api);
+  // Both run on the HTTP thread: the service's own counters are read there, the rest on the loop.
+  api.metrics = [this] {
+    const http::ApiCounters counters = p_->service->counters();
+    return on_loop([this, counters] { return metrics(&counters); }).value_or("");
+  };
+  api.health = [this] {
+    return on_loop([this] { return health(); }).value_or(std::pair<int, std::string>{503, "stopping\n"});
+  };
+  p.service = std::make_unique<http::ApiService>(*p.loop_backend, clock_, api);
   try {
-    p.server = std::make_unique<http::HttpServer>(ioc_, http::ServerOptions::from_config(cfg_.http), *p.service);
+    p.server = std::make_unique<http::HttpServer>(p.http_ioc, http::ServerOptions::from_config(cfg_.http), *p.service);
   } catch (const std::exception& e) {
     return Error{e.what()};
   }
@@ -258,6 +344,17 @@ int Daemon::run() {
   });
   if (p.mqtt) p.mqtt->start();
   if (p.modbus) p.modbus->start();
+  p.http_work.emplace(p.http_ioc.get_executor());
+  p.http_thread = std::thread([this] {
+    for (;;) {
+      try {
+        p_->http_ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::critical("unexpected exception in the HTTP thread: {}", e.what());
+      }
+    }
+  });
   spdlog::info("vppd running: {} sites, API on {}:{}, store {}", enrolled_sites().size(), cfg_.http.bind_address,
                http_port(), cfg_.store.path);
   net::post(ioc_, [this] { on_tick(); });
@@ -281,7 +378,11 @@ void Daemon::stop() {
 void Daemon::shutdown() {
   if (stopping_.exchange(true)) return;
   auto& p = *p_;
+  // The API first: a request waiting for the loop gives up (503) once stopping_ is set.
   if (p.server) p.server->stop();
+  p.http_work.reset();
+  p.http_ioc.stop();
+  if (p.http_thread.joinable()) p.http_thread.join();
   if (p.tick) p.tick->cancel();
   if (p.signals) p.signals->cancel();
   // Adapters first (no new inputs; MQTT publishes its offline status), then the workers.
@@ -352,7 +453,7 @@ void Daemon::refresh_profiles(bool now_on_this_thread) {
   }
 }
 
-std::string Daemon::metrics() {
+std::string Daemon::metrics(const http::ApiCounters* api) {
   auto& p = *p_;
   MetricsSources m;
   m.driver = p.driver.get();
@@ -362,7 +463,7 @@ std::string Daemon::metrics() {
     m.mqtt_pending_commands = p.mqtt->pending_commands();
   }
   if (p.modbus) m.modbus = &p.modbus->counters();
-  if (p.service) m.api = &p.service->counters();
+  m.api = api;
   if (p.store) m.store = p.store->counters();
   if (p.inbox) m.inbox = p.inbox->stats();
   m.uptime_s = std::chrono::duration<double>(steady::now() - started_).count();
