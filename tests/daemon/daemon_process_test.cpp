@@ -352,5 +352,60 @@ TEST(DaemonProcess, BadInputIsCountedAndNeverCrashesIt) {
   EXPECT_EQ(vppd.signal_and_wait(SIGTERM), 0);
 }
 
+TEST(DaemonProcess, StartupFailuresExitOneNamingTheCause) {
+  auto s = make_setup("startup");
+  // The store's directory does not exist.
+  write_config(s, "");
+  {
+    std::string text;
+    {
+      std::ifstream in(s.config());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    const auto at = text.find(s.db());
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, s.db().size(), (s.dir / "missing" / "vpp.db").string());
+    std::ofstream(s.config()) << text;
+  }
+  {
+    VppdProcess vppd(s);
+    EXPECT_EQ(vppd.wait(15s), 1);
+    EXPECT_NE(vppd.log().find("store: cannot open"), std::string::npos) << vppd.log();
+  }
+  // The API's port is taken.
+  write_config(s);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(s.http_port));
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  {
+    VppdProcess vppd(s);
+    EXPECT_EQ(vppd.wait(15s), 1);
+    EXPECT_NE(vppd.log().find("cannot listen on 127.0.0.1:" + std::to_string(s.http_port)), std::string::npos) << vppd.log();
+  }
+  ::close(fd);
+  // The MQTT password file cannot be read.
+  write_config(s);
+  {
+    std::ifstream in(s.config());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    const std::string key = "  client_id: " + s.client_id + "\n";
+    text.replace(text.find(key), key.size(), key + "  username: vppd\n  password_file: /nonexistent/pw\n");
+    std::ofstream(s.config()) << text;
+  }
+  {
+    VppdProcess vppd(s);
+    EXPECT_EQ(vppd.wait(15s), 1);
+    EXPECT_NE(vppd.log().find("cannot read password file '/nonexistent/pw'"), std::string::npos) << vppd.log();
+  }
+}
+
 }  // namespace
 }  // namespace vpp::test
