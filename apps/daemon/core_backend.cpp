@@ -142,12 +142,16 @@ http::ApiResult<http::EventView> CoreBackend::event(const std::string& id) {
 
 http::ApiResult<http::ReportView> CoreBackend::report(const std::string& id) {
   const TimePoint now = clock_.now();
-  if (auto v = live_report(id, now)) return *v;
-  // An event from before the last restart that had ended: its settlement as it was persisted.
+  auto live = live_report(id, now);
+  if (live && !live->fleet.empty()) return *live;
+  // An event that had ended before the last restart (the core settles only what it metered
+  // itself): its settlement as it was persisted.
   auto* store = driver_.store();
-  if (!store) return ApiError{404, "unknown event " + id, ""};
-  const auto rows = store->settlements(id);
-  if (rows.empty()) return ApiError{404, "unknown event " + id, ""};
+  const auto rows = store ? store->settlements(id) : std::vector<store::SettlementRow>{};
+  if (rows.empty()) {
+    if (live) return *live;
+    return ApiError{404, "unknown event " + id, ""};
+  }
   http::ReportView v;
   v.event_id = id;
   v.interval = driver_.core().settings().interval;

@@ -271,6 +271,9 @@ Result<bool> Daemon::init() {
   const int history_days = settings.baseline.of_y * 7 / 5 + 7;
   auto restored = p.store->restore(now, history_days, settings.utc_offset_minutes);
   if (!restored) return Error{restored.error()};
+  // Ended events as long as the core keeps them (it forgets them two days after they end).
+  auto ended = p.store->ended_events(now - std::chrono::days(2));
+  if (!ended) return Error{ended.error()};
 
   p.shell = std::make_unique<Shell>(*this);
   // A command-id prefix of its own for every run: devices treat a repeated id as the same command.
@@ -282,7 +285,7 @@ Result<bool> Daemon::init() {
   std::string note;
   const auto history = meter_history(*p.store, *restored, sites, settings, now, history_days, &note);
   if (!note.empty()) spdlog::warn("{}", note);
-  spdlog::info("restored: {}", p.driver->restore(cfg_.sites, *restored, history, now));
+  spdlog::info("restored: {}", p.driver->restore(cfg_.sites, *restored, history, now, *ended));
 
   p.forecaster = std::make_unique<Forecaster>(settings, cfg_.forecast.outdoor_temp);
   p.solver = std::make_unique<Worker>("solver");
@@ -464,6 +467,7 @@ std::string Daemon::metrics(const http::ApiCounters* api) {
   }
   if (p.modbus) m.modbus = &p.modbus->counters();
   m.api = api;
+  if (p.server) m.http = p.server->counters();
   if (p.store) m.store = p.store->counters();
   if (p.inbox) m.inbox = p.inbox->stats();
   m.uptime_s = std::chrono::duration<double>(steady::now() - started_).count();

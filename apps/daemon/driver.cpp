@@ -230,7 +230,8 @@ void CoreDriver::on_solved(controller::SolveResult r, double seconds, TimePoint 
 }
 
 std::string CoreDriver::restore(const std::vector<Site>& config_sites, const store::Restored& r,
-                                const std::vector<controller::MeterHistory>& history, TimePoint now) {
+                                const std::vector<controller::MeterHistory>& history, TimePoint now,
+                                const std::vector<store::StoredEvent>& ended) {
   std::map<std::string, const store::SiteRecord*> stored;
   for (const auto& s : r.sites) stored[s.site.id] = &s;
   std::set<std::string> from_config;
@@ -266,14 +267,16 @@ std::string CoreDriver::restore(const std::vector<Site>& config_sites, const sto
     }
     signal(*g, now);
   }
-  for (const auto& e : r.events) {
-    transitions_[e.record.event.event_id] = e.transitions;
-    feed(controller::RestoreEvent{e.record}, now);
+  for (const auto* events : {&ended, &r.events}) {
+    for (const auto& e : *events) {
+      transitions_[e.record.event.event_id] = e.transitions;
+      feed(controller::RestoreEvent{e.record}, now);
+    }
   }
   return std::to_string(config_sites.size()) + " sites from the configuration (" + std::to_string(changed_over_api) +
          " as last changed over the API), " + std::to_string(api_sites) + " enrolled over the API, " +
          std::to_string(history.size()) + " days of meter history, " + std::to_string(r.events.size()) +
-         " live events";
+         " live events, " + std::to_string(ended.size()) + " recently ended";
 }
 
 }  // namespace vpp::daemon

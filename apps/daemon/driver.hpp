@@ -91,10 +91,13 @@ class CoreDriver {
 
   // Startup, in the order the core needs: sites (each config site, taking the stored version if
   // its limits were changed over the API; then sites enrolled over the API), meter history,
-  // stored price and carbon series, then events with their state and opt-outs. No plan is
-  // restored: the restored events ask the core for a fresh solve. Returns a summary for the log.
+  // stored price and carbon series, then events with their state and opt-outs: `ended` ones
+  // (recently completed, cancelled or rejected: so the API still lists them) and the live ones.
+  // No plan is restored: the restored events ask the core for a fresh solve. Returns a summary
+  // for the log.
   std::string restore(const std::vector<Site>& config_sites, const store::Restored& r,
-                      const std::vector<controller::MeterHistory>& history, TimePoint now);
+                      const std::vector<controller::MeterHistory>& history, TimePoint now,
+                      const std::vector<store::StoredEvent>& ended = {});
 
   const controller::Core& core() const { return core_; }
   store::Store* store() const { return store_; }

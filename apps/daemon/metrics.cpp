@@ -166,6 +166,15 @@ std::string metrics_text(const MetricsSources& m) {
       p.counter("vpp_api_responses_by_class_total", "API responses by status class", static_cast<double>(n), {{"class", cls}});
     }
   }
+  if (m.http) {
+    const auto& h = *m.http;
+    p.counter("vpp_http_connections_total", "HTTP connections accepted", static_cast<double>(h.connections));
+    p.counter("vpp_http_refused_total", "HTTP connections or requests refused before the API saw them, by reason",
+              static_cast<double>(h.too_large), {{"reason", "body_too_large"}});
+    p.counter("vpp_http_refused_total", "", static_cast<double>(h.malformed), {{"reason", "malformed_http"}});
+    p.counter("vpp_http_refused_total", "", static_cast<double>(h.rejected_connections), {{"reason", "too_many_connections"}});
+    p.counter("vpp_http_refused_total", "", static_cast<double>(h.tls_handshake_failures), {{"reason", "tls_handshake"}});
+  }
   if (m.store) {
     const auto& s = *m.store;
     p.counter("vpp_store_batches_total", "Store transactions committed or failed", static_cast<double>(s.batches));

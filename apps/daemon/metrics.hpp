@@ -10,6 +10,7 @@
 
 #include "adapters/counters.hpp"
 #include "adapters/http/api_service.hpp"
+#include "adapters/http/server.hpp"
 #include "adapters/store/store.hpp"
 #include "apps/daemon/driver.hpp"
 
@@ -57,6 +58,7 @@ struct MetricsSources {
   std::size_t mqtt_pending_commands = 0;
   const adapters::AdapterCounters* modbus = nullptr;
   const http::ApiCounters* api = nullptr;      // the service prints its own series; 4xx/5xx added here
+  std::optional<http::ServerCounters> http;    // connections and requests refused before routing
   std::optional<store::StoreCounters> store;
   InboxStats inbox;
   double uptime_s = 0;

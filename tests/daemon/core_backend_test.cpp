@@ -195,6 +195,29 @@ TEST_F(BackendTest, ReportOfAnEventNotStartedAndOfAnUnknownOne) {
   EXPECT_EQ(backend_->report("nope").error().status, 404);
 }
 
+TEST_F(BackendTest, ReportOfAnEndedEventRestoredAfterARestartComesFromTheStore) {
+  controller::SettlementInterval i{at("2026-07-08T08:00:00Z"), 100, 500, 390, 110, 1.1};
+  store_->save_settlement({"ended", "", i});
+  store_->add_transition({"ended", controller::EventState::active, controller::EventState::completed, at("2026-07-08T08:01:00Z"), "end reached"});
+  ASSERT_TRUE(store_->flush().ok());
+  controller::EventRecord rec;
+  rec.event.event_id = "ended";
+  rec.event.start = at("2026-07-08T08:00:00Z");
+  rec.event.duration = 1min;
+  rec.event.target_reduction_kw = 100;
+  rec.state = controller::EventState::completed;
+  rec.ended_at = at("2026-07-08T08:01:00Z");
+  driver_->feed(controller::RestoreEvent{rec}, clock_.now());
+  auto v = backend_->event("ended");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->record.state, controller::EventState::completed);
+  auto r = backend_->report("ended");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->fleet.size(), 1u);
+  EXPECT_EQ(r->fleet[0], i);
+  EXPECT_TRUE(r->final);
+}
+
 TEST_F(BackendTest, ReportOfAnEventSettledBeforeARestartComesFromTheStore) {
   controller::SettlementInterval i{at("2026-07-07T10:00:00Z"), 100, 500, 400, 100, 1.0};
   store_->save_settlement({"old", "", i});

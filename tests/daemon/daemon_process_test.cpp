@@ -317,6 +317,13 @@ TEST(DaemonProcess, BadInputIsCountedAndNeverCrashesIt) {
   auto r404 = api->request("GET", "/api/v1/events/nope/report");
   ASSERT_TRUE(r404.ok());
   EXPECT_EQ(r404->status, 404);
+  {
+    auto raw = api_client(s);
+    auto garbage = raw->raw("NOT HTTP AT ALL\r\n\r\n");
+    if (garbage.ok()) {
+      EXPECT_EQ(garbage->status, 400);
+    }
+  }
 
   std::string text;
   ASSERT_TRUE(wait_until(
@@ -335,6 +342,7 @@ TEST(DaemonProcess, BadInputIsCountedAndNeverCrashesIt) {
         << reason << "\n" << text;
   }
   EXPECT_GE(metric(text, "vpp_api_responses_by_class_total{class=\"4xx\"}"), 2) << text;
+  EXPECT_GE(metric(text, "vpp_http_refused_total{reason=\"malformed_http\"}"), 1) << text;
   EXPECT_EQ(metric(text, "vpp_api_responses_by_class_total{class=\"5xx\"}"), 0) << text;
 
   // Still alive and still taking good telemetry.

@@ -192,6 +192,38 @@ TEST_F(DriverTest, RestartInTheMiddleOfAnEventResumesItAndItsReport) {
   EXPECT_EQ(to_states(store_->transitions("ev")), (std::vector<std::string>{"received", "scheduled", "active", "completed"}));
 }
 
+TEST_F(DriverTest, RecentlyEndedEventsComeBackAfterARestart) {
+  const TimePoint t0 = at("2026-07-08T09:00:00Z");
+  {
+    auto d = start(t0, "a-");
+    SimSite sim{*d, shell_};
+    sim.run(t0, t0 + 60s);
+    d->signal(GridSignal{t0 + 60s, "test", event("ev", t0 + 2min, 2min, 100)}, t0 + 60s);
+    sim.run(t0 + 60s, t0 + 7min);
+    ASSERT_TRUE(store_->flush().ok());
+  }
+  const TimePoint t1 = t0 + 10min;
+  auto restored = store_->restore(t1, 14, 0);
+  ASSERT_TRUE(restored.ok());
+  EXPECT_TRUE(restored->events.empty());  // nothing live
+  auto ended = store_->ended_events(t1 - std::chrono::days(2));
+  ASSERT_TRUE(ended.ok()) << ended.error();
+  ASSERT_EQ(ended->size(), 1u);
+  EXPECT_EQ((*ended)[0].record.state, controller::EventState::completed);
+  EXPECT_EQ((*ended)[0].record.ended_at, t0 + 4min);
+  EXPECT_TRUE(store_->ended_events(t0 + 5min)->empty());
+
+  CoreDriver d(settings(), "b-", store_.get(), shell_);
+  d.restore({site()}, *restored, {}, t1, *ended);
+  const auto* rec = d.core().events().find("ev");
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->state, controller::EventState::completed);
+  EXPECT_EQ(to_states(d.transitions("ev")), (std::vector<std::string>{"received", "scheduled", "active", "completed"}));
+  // No new transitions: it ended before the restart.
+  const auto outs = d.feed(controller::Tick{}, t1);
+  for (const auto& o : outs) EXPECT_FALSE(std::holds_alternative<controller::EventTransition>(o));
+}
+
 TEST_F(DriverTest, PriceSeriesSurviveARestart) {
   const TimePoint t0 = at("2026-07-08T09:00:00Z");
   PriceSeries p;
