@@ -13,8 +13,9 @@ TEST(Config, ExampleDemoLoads) {
   EXPECT_EQ(cfg->sites.size(), 5u);
   EXPECT_EQ(cfg->utc_offset_minutes, 480);
   ASSERT_TRUE(cfg->mqtt);
-  EXPECT_EQ(cfg->mqtt->device_groups.size(), 2u);
+  EXPECT_EQ(cfg->mqtt->device_groups.size(), 3u);
   EXPECT_EQ(cfg->mqtt->device_groups[1].dialect, MqttDialect::sparkplug_b);
+  EXPECT_TRUE(cfg->mqtt->device_groups[2].sites.empty());  // serves sites enrolled over the API
   EXPECT_EQ(cfg->http.tokens.size(), 3u);
   EXPECT_EQ(cfg->http.tokens[1].role, Role::site_manager);
   EXPECT_EQ(cfg->modbus_devices.size(), 2u);
