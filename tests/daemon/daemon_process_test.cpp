@@ -239,6 +239,17 @@ TEST(DaemonProcess, SigtermStopsCleanlyAndRestoresState) {
   auto opt = api->request("POST", "/api/v1/events/ev-later/opt-outs", R"({"siteId":"s2","reason":"exams"})");
   ASSERT_TRUE(opt.ok());
   ASSERT_EQ(opt->status, 200) << opt->body;
+  // Grid signals over MQTT: an event and a price series.
+  dev->send(R"(raw vpp/grid/signal {"curtailment":{"eventId":"grid-1","start":")" + format_utc(start + 2h) +
+            R"(","duration":"1800s","targetReductionKw":40}})");
+  ASSERT_TRUE(dev->expect("ok"));
+  dev->send(R"(raw vpp/grid/signal {"prices":{"currency":"CNY","interval":"3600s","importPrice":[{"start":")" +
+            format_utc(start) + R"(","value":1.25}]}})");
+  ASSERT_TRUE(dev->expect("ok"));
+  ASSERT_TRUE(wait_until([&] {
+    auto r = api->request("GET", "/api/v1/events/grid-1");
+    return r && r->status == 200 && parse<pb::EventView>(r->body).state() == "scheduled";
+  }));
   std::this_thread::sleep_for(3s);  // some telemetry rolled up
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -253,9 +264,13 @@ TEST(DaemonProcess, SigtermStopsCleanlyAndRestoresState) {
     ASSERT_TRUE(st.ok()) << st.error();
     auto restored = (*st)->restore(wall_now());
     ASSERT_TRUE(restored.ok()) << restored.error();
-    ASSERT_EQ(restored->events.size(), 1u);
+    ASSERT_EQ(restored->events.size(), 2u);
+    EXPECT_EQ(restored->events[0].record.event.event_id, "ev-later");
     EXPECT_EQ(restored->events[0].record.state, controller::EventState::scheduled);
     EXPECT_EQ(restored->events[0].record.opted_out, (std::set<std::string>{"s2"}));
+    EXPECT_EQ(restored->events[1].record.event.event_id, "grid-1");
+    ASSERT_EQ(restored->plans.count("signal:prices"), 1u);
+    EXPECT_NE(restored->plans.at("signal:prices").body.find("1.25"), std::string::npos);
     ASSERT_EQ(restored->sites.size(), 1u);
     EXPECT_EQ(restored->sites[0].site.id, "s2");
     const auto rollups = (*st)->rollups("s1", "meter", 60, wall_now() - 10min, wall_now() + 1min);
