@@ -236,6 +236,11 @@ TEST(DaemonProcess, SigtermStopsCleanlyAndRestoresState) {
       R"({"siteId":"s2","name":"api site","buildingType":"BUILDING_TYPE_SCHOOL","limits":{"comfortMinC":22,"comfortMaxC":26},"assets":[{"id":"meter","siteMeter":{}}]})");
   ASSERT_TRUE(enrol.ok());
   ASSERT_EQ(enrol->status, 201) << enrol->body;
+  // The MQTT adapter serves a site enrolled over the API at once.
+  dev->send(R"(raw vpp/s2/meter/telemetry {"siteId":"s2","assetId":"meter","time":")" + format_utc(wall_now()) +
+            R"(","pKw":120.5})");
+  ASSERT_TRUE(dev->expect("ok"));
+  ASSERT_TRUE(wait_online(*api, 3)) << vppd->log();
   auto opt = api->request("POST", "/api/v1/events/ev-later/opt-outs", R"({"siteId":"s2","reason":"exams"})");
   ASSERT_TRUE(opt.ok());
   ASSERT_EQ(opt->status, 200) << opt->body;
