@@ -143,6 +143,7 @@ struct ClientStats {
   std::uint64_t errors = 0;
   std::uint64_t events_created = 0;
   std::uint64_t sites_enrolled = 0;
+  int last_comfort_max = 0;           // the last acknowledged PATCH of the client's site
   std::string first_error;
 };
 
@@ -321,10 +322,14 @@ int run(const std::vector<std::string>& args) {
           switch (k % 4) {
             case 0: call("GET", "/api/v1/fleet", "", 200, "/fleet"); break;
             case 1: call("GET", "/api/v1/sites/" + site, "", 200, "/sites/{id}"); break;
-            case 2:
-              call("PATCH", "/api/v1/sites/" + site, R"({"limits":{"comfortMaxC":)" + std::to_string(26 + k % 2) + "}}", 200,
-                   "/sites/{id}");
+            case 2: {
+              const int v = 26 + static_cast<int>(k / 4 % 2);
+              if (call("PATCH", "/api/v1/sites/" + site, R"({"limits":{"comfortMaxC":)" + std::to_string(v) + "}}", 200,
+                       "/sites/{id}")) {
+                s.last_comfort_max = v;
+              }
               break;
+            }
             default: call("GET", "/api/v1/sites/" + site + "/commands", "", 200, "/sites/{id}/commands"); break;
           }
         }
@@ -378,6 +383,21 @@ int run(const std::vector<std::string>& args) {
   }
   const auto events_in_db = (*st)->count_rows("events");
   const auto sites_in_db = (*st)->count_rows("enrolments");
+  // Every site's limits as last acknowledged.
+  std::int64_t lost_patches = 0;
+  if (auto r = (*st)->restore(from_unix_ms(0), 0); r) {
+    std::map<std::string, double> stored_max;
+    for (const auto& rec : r->sites) stored_max[rec.site.id] = rec.site.limits.comfort_max_c;
+    for (int c = 0; c < clients; ++c) {
+      const auto& cs = stats[static_cast<std::size_t>(c)];
+      if (cs.last_comfort_max == 0) continue;
+      const auto it = stored_max.find("api-" + std::to_string(c));
+      if (it == stored_max.end() || it->second != cs.last_comfort_max) ++lost_patches;
+    }
+  } else {
+    std::fprintf(stderr, "daemon: %s\n", r.error().c_str());
+    lost_patches = 1;
+  }
   std::int64_t rolled = 0;
   for (int s = 0; s < sites; ++s) {
     for (const char* a : {"meter", "battery", "pv"}) {
@@ -395,7 +415,7 @@ int run(const std::vector<std::string>& args) {
   const auto lost_events = static_cast<std::int64_t>(total.events_created) - events_in_db;
   const auto lost_sites = static_cast<std::int64_t>(total.sites_enrolled) - sites_in_db;
   const auto lost_samples = static_cast<std::int64_t>(stored) - rolled;
-  const std::int64_t lost = std::max<std::int64_t>(0, lost_events) + std::max<std::int64_t>(0, lost_sites) +
+  const std::int64_t lost = std::max<std::int64_t>(0, lost_events) + std::max<std::int64_t>(0, lost_sites) + lost_patches +
                             std::max<std::int64_t>(0, lost_samples) + static_cast<std::int64_t>(write_errors) +
                             static_cast<std::int64_t>(dropped);
 
@@ -413,10 +433,11 @@ int run(const std::vector<std::string>& args) {
               "in the roll-ups %lld\n",
               static_cast<unsigned long long>(published.load()), received, accepted, gated, stored,
               static_cast<long long>(rolled));
-  std::printf("writes: events %llu acknowledged / %lld stored, sites %llu / %lld, store errors %.0f, dropped %.0f\n",
+  std::printf("writes: events %llu acknowledged / %lld stored, sites %llu / %lld, site patches not as acknowledged %lld, "
+              "store errors %.0f, dropped %.0f\n",
               static_cast<unsigned long long>(total.events_created), static_cast<long long>(events_in_db),
-              static_cast<unsigned long long>(total.sites_enrolled), static_cast<long long>(sites_in_db), write_errors,
-              dropped);
+              static_cast<unsigned long long>(total.sites_enrolled), static_cast<long long>(sites_in_db),
+              static_cast<long long>(lost_patches), write_errors, dropped);
   std::printf("vppd: SIGTERM exit %d; solves requested %.0f, finished %.0f (longest %.3f s); inbox high water %.0f; "
               "lost writes: %lld\n",
               exit_code, series(text, "vpp_solves_requested_total"), series(text, "vpp_solves_total{result=\"ok\"}"),
