@@ -1,17 +1,25 @@
 // vppd: the virtual power plant daemon.
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
 
 #include "adapters/logging.hpp"
+#include "apps/daemon/daemon.hpp"
 #include "apps/fleet_summary.hpp"
 #include "config/config.hpp"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: vppd --config FILE --check-config [--log-level LEVEL]
+constexpr const char* kUsage = R"(usage: vppd --config FILE [--log-level LEVEL]
+       vppd --config FILE --check-config [--log-level LEVEL]
        vppd --version | --help
+
+Runs the daemon: MQTT and Modbus adapters, the controller, the optimizer, the HTTP API
+(with GET /healthz and GET /metrics), the SQLite store. SIGTERM or SIGINT stops it cleanly
+(exit 0); after any stop, including SIGKILL, it resumes from the store.
 
 Options:
   --config FILE       the YAML configuration (see config/examples/demo.yaml)
@@ -21,6 +29,9 @@ Options:
                       (overrides logging.level in the configuration)
   --version           print the version and exit
   --help              print this help and exit
+
+Exit codes: 0 clean stop, 1 startup failure (store, listen address, broker settings),
+2 usage or configuration error.
 )";
 
 }  // namespace
@@ -63,10 +74,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vppd: --config FILE is required\n%s", kUsage);
     return 2;
   }
-  if (!check_config) {
-    std::fprintf(stderr, "vppd: only --check-config is available in this version\n%s", kUsage);
-    return 2;
-  }
   auto cfg = vpp::config::load_config_file(config_path);
   if (!cfg) {
     std::fprintf(stderr, "%s", cfg.error().c_str());
@@ -74,6 +81,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   vpp::setup_logging(log_level.empty() ? cfg->logging.level : log_level);
-  std::fputs(vpp::apps::fleet_summary_text(*cfg).c_str(), stdout);
-  return 0;
+  if (check_config) {
+    std::fputs(vpp::apps::fleet_summary_text(*cfg).c_str(), stdout);
+    return 0;
+  }
+  auto daemon = vpp::daemon::Daemon::create(*cfg);
+  if (!daemon) {
+    spdlog::critical("vppd cannot start: {}", daemon.error());
+    return 1;
+  }
+  return (*daemon)->run();
 }

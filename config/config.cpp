@@ -577,6 +577,25 @@ Result<Config> load_config_text(const std::string& text, const std::string& file
         cfg.store.path = s->string_or("path", cfg.store.path);
         if (cfg.store.path.empty()) s->error("path", "must not be empty");
       }
+      if (auto f = r.map("forecast")) {
+        if (auto t = f->map("outdoor_temp")) {
+          OutdoorTemperatureCycle c;
+          c.min_c = t->number("min_c", {.min = -60, .max = 60}, true).value_or(c.min_c);
+          c.max_c = t->number("max_c", {.min = -60, .max = 60}, true).value_or(c.max_c);
+          if (c.max_c < c.min_c) t->error("max_c", "must be at least min_c");
+          for (auto [key, minute] : {std::pair{"min_at", &c.min_minute}, std::pair{"max_at", &c.max_minute}}) {
+            if (auto hm = t->string(key)) {
+              if (auto m = parse_hh_mm(*hm); m && *m < 1440) {
+                *minute = *m;
+              } else {
+                t->error(key, "must be a local time HH:MM, found '" + *hm + "'");
+              }
+            }
+          }
+          if (c.min_minute == c.max_minute) t->error("max_at", "must differ from min_at");
+          cfg.forecast.outdoor_temp = c;
+        }
+      }
       if (auto l = r.map("logging")) {
         cfg.logging.level =
             l->choice("level", {"trace", "debug", "info", "warn", "error", "critical", "off"}).value_or("info");

@@ -130,6 +130,21 @@ struct OpenAdrConfig {
   std::vector<OpenAdrResource> resources;  // empty: every configured site, named by its id
 };
 
+// vppd's forecaster (apps/daemon/forecaster.hpp) has no weather service: the outdoor
+// temperature, when given, is a daily cycle of half-cosines between the minimum at `min_at` and
+// the maximum at `max_at` (local time), the shape the simulator's weather uses. Without it HVAC
+// zones are left out of plans (the real-time allocator still uses them).
+struct OutdoorTemperatureCycle {
+  double min_c = 24;
+  double max_c = 32;
+  int min_minute = 5 * 60;           // minutes after local midnight
+  int max_minute = 15 * 60;
+};
+
+struct ForecastConfig {
+  std::optional<OutdoorTemperatureCycle> outdoor_temp;
+};
+
 struct LoggingConfig {
   std::string level = "info";        // trace, debug, info, warn, error, critical, off
 };
@@ -144,6 +159,7 @@ struct Config {
   StoreConfig store;
   LoggingConfig logging;
   std::optional<OpenAdrConfig> openadr;
+  ForecastConfig forecast;
   controller::Settings controller;   // interval, horizon and utc offset mirror optimizer/utc_offset
   std::vector<Site> sites;
 };

@@ -553,7 +553,13 @@ ApiResponse ApiService::fleet(Call&) { return json(200, to_proto(backend_.fleet(
 
 ApiResponse ApiService::openapi(Call&) { return {200, "application/json", openapi_json(), {}}; }
 
-ApiResponse ApiService::healthz(Call&) { return {200, "text/plain; charset=utf-8", "ok\n", {}}; }
+ApiResponse ApiService::healthz(Call&) {
+  if (options_.health) {
+    auto [status, text] = options_.health();
+    return {status, "text/plain; charset=utf-8", std::move(text), {}};
+  }
+  return {200, "text/plain; charset=utf-8", "ok\n", {}};
+}
 
 std::string ApiService::counters_text() const {
   std::string out;

@@ -41,6 +41,8 @@ struct ApiOptions {
   double rate_limit_per_s = 50;
   double rate_burst = 0;                         // 0 = one second's worth
   std::function<std::string()> metrics;          // Prometheus text for GET /metrics
+  // GET /healthz: the status (200 or 503) and a plain-text body; unset = 200 "ok".
+  std::function<std::pair<int, std::string>()> health;
 };
 
 struct ApiCounters {

@@ -77,35 +77,14 @@ Result<std::unique_ptr<MqttAdapter>> MqttAdapter::create(const config::MqttConfi
     password = std::move(p).value();
   }
   for (const auto& g : cfg.device_groups) a->groups_.push_back(Group{g, nullptr});
-  // Sites listed by a group belong to it; the others go to the first group that lists none.
-  std::optional<std::size_t> catch_all;
-  for (std::size_t i = 0; i < a->groups_.size(); ++i) {
-    if (a->groups_[i].cfg.sites.empty() && !catch_all) catch_all = i;
-  }
-  for (const auto& s : fleet) {
-    std::optional<std::size_t> gi;
-    for (std::size_t i = 0; i < a->groups_.size() && !gi; ++i) {
-      const auto& sites = a->groups_[i].cfg.sites;
-      if (std::find(sites.begin(), sites.end(), s.id) != sites.end()) gi = i;
-    }
-    if (!gi) gi = catch_all;
-    if (!gi) continue;  // not an MQTT site (e.g. Modbus only)
-    a->site_group_[s.id] = *gi;
-    auto& assets = a->assets_[s.id];
-    for (const auto& asset : s.assets) assets.insert(asset.id);
-  }
   bool any_sparkplug = false;
-  for (std::size_t i = 0; i < a->groups_.size(); ++i) {
-    auto& g = a->groups_[i];
+  for (auto& g : a->groups_) {
     if (g.cfg.dialect != config::MqttDialect::sparkplug_b) continue;
     any_sparkplug = true;
-    std::map<std::string, std::set<std::string>> fleet_of_group;
-    for (const auto& [site, gi] : a->site_group_) {
-      if (gi == i) fleet_of_group[site] = a->assets_[site];
-    }
-    g.host = std::make_unique<SparkplugHost>(g.cfg.sparkplug_group_id, std::move(fleet_of_group), options.sparkplug,
-                                             a->counters_);
+    g.host = std::make_unique<SparkplugHost>(g.cfg.sparkplug_group_id, std::map<std::string, std::set<std::string>>{},
+                                             options.sparkplug, a->counters_);
   }
+  a->assign(fleet);
   ConnectionSpec spec{cfg.url, cfg.client_id, cfg.username, password, cfg.tls, cfg.keepalive,
                       options.connect_timeout, options.reconnect_min, options.reconnect_max};
   MqttAdapter* self = a.get();
@@ -147,6 +126,41 @@ Result<std::unique_ptr<MqttAdapter>> MqttAdapter::create(const config::MqttConfi
   }
   return a;
 }
+
+void MqttAdapter::assign(const std::vector<Site>& fleet) {
+  std::map<std::string, std::size_t> site_group;
+  std::map<std::string, std::set<std::string>> assets;
+  // Sites listed by a group belong to it; the others go to the first group that lists none.
+  std::optional<std::size_t> catch_all;
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    if (groups_[i].cfg.sites.empty() && !catch_all) catch_all = i;
+  }
+  for (const auto& s : fleet) {
+    std::optional<std::size_t> gi;
+    for (std::size_t i = 0; i < groups_.size() && !gi; ++i) {
+      const auto& sites = groups_[i].cfg.sites;
+      if (std::find(sites.begin(), sites.end(), s.id) != sites.end()) gi = i;
+    }
+    if (!gi) gi = catch_all;
+    if (!gi) continue;  // not an MQTT site (e.g. Modbus only)
+    site_group[s.id] = *gi;
+    auto& a = assets[s.id];
+    for (const auto& asset : s.assets) a.insert(asset.id);
+  }
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    if (!groups_[i].host) continue;
+    std::map<std::string, std::set<std::string>> fleet_of_group;
+    for (const auto& [site, gi] : site_group) {
+      if (gi == i) fleet_of_group[site] = assets[site];
+    }
+    groups_[i].host->set_fleet(std::move(fleet_of_group));
+  }
+  std::unique_lock lock(fleet_mu_);
+  site_group_ = std::move(site_group);
+  assets_ = std::move(assets);
+}
+
+void MqttAdapter::set_fleet(const std::vector<Site>& fleet) { assign(fleet); }
 
 std::string MqttAdapter::status_topic() const { return status_topic_; }
 
@@ -234,11 +248,13 @@ const SparkplugHost* MqttAdapter::sparkplug_host(const std::string& group_id) co
 }
 
 bool MqttAdapter::has_asset(const std::string& site, const std::string& asset) const {
+  std::shared_lock lock(fleet_mu_);
   const auto it = assets_.find(site);
   return it != assets_.end() && it->second.count(asset) > 0;
 }
 
 const MqttAdapter::Group* MqttAdapter::group_of_site(const std::string& site) const {
+  std::shared_lock lock(fleet_mu_);
   const auto it = site_group_.find(site);
   return it == site_group_.end() ? nullptr : &groups_[it->second];
 }

@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,10 @@ class MqttAdapter {
   // Publishes "offline" status and STATE, disconnects. Pending commands are dropped: devices fall
   // back when the commands expire.
   void stop();
+
+  // Replaces the fleet the adapter serves (sites enrolled or unenrolled while running): which
+  // group each site belongs to and which assets it has. Safe from any thread.
+  void set_fleet(const std::vector<Site>& fleet);
 
   // Sends a command to its device in its group's dialect. Ok(true): published; Ok(false): queued
   // until the broker is back. Error: the device is not served by this adapter.
@@ -131,6 +136,9 @@ class MqttAdapter {
   AdapterCounters counters_{"mqtt"};
   std::unique_ptr<AckFilter> ack_filter_;
   std::vector<Group> groups_;
+  // Routing, replaced by set_fleet(); read by Paho's callback threads and send().
+  void assign(const std::vector<Site>& fleet);
+  mutable std::shared_mutex fleet_mu_;
   std::map<std::string, std::size_t> site_group_;          // site -> index in groups_
   std::map<std::string, std::set<std::string>> assets_;    // site -> asset ids
   std::unique_ptr<MqttConnection> json_conn_;

@@ -151,8 +151,12 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
       topic.type == sp::MessageType::state) {
     return out;  // our own commands echoed back by the broker, or other hosts' STATE
   }
-  const auto fleet_it = fleet_.find(topic.edge_node_id);
-  if (fleet_it == fleet_.end()) {
+  bool known_node;
+  {
+    std::lock_guard lock(mu_);
+    known_node = fleet_.count(topic.edge_node_id) > 0;
+  }
+  if (!known_node) {
     counters_.reject(reason::unknown_device, std::string(src), "edge node '" + topic.edge_node_id + "' is not a site of group '" + group_id_ + "'");
     return out;
   }
@@ -238,7 +242,8 @@ std::vector<Outgoing> SparkplugHost::on_message(const sp::Topic& topic, std::str
   }
   node.seq = expected;
   // Checked after the seq so that an edge node with a device vpp does not know keeps its session.
-  if (!topic.device_id.empty() && !fleet_it->second.count(topic.device_id)) {
+  const auto fleet_it = fleet_.find(topic.edge_node_id);
+  if (!topic.device_id.empty() && (fleet_it == fleet_.end() || !fleet_it->second.count(topic.device_id))) {
     counters_.reject(reason::unknown_device, std::string(src),
                      "device '" + topic.device_id + "' is not an asset of site '" + topic.edge_node_id + "'");
     return out;
@@ -454,9 +459,19 @@ bool SparkplugHost::apply_device_metrics(const std::string& node_id, Node& node,
   return !bad_reason.has_value();
 }
 
+void SparkplugHost::set_fleet(std::map<std::string, std::set<std::string>> fleet) {
+  std::lock_guard lock(mu_);
+  fleet_ = std::move(fleet);
+}
+
 Result<Outgoing> SparkplugHost::command(const Command& c, TimePoint now) {
-  const auto it = fleet_.find(c.site_id);
-  if (it == fleet_.end() || !it->second.count(c.asset_id)) {
+  bool known;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = fleet_.find(c.site_id);
+    known = it != fleet_.end() && it->second.count(c.asset_id);
+  }
+  if (!known) {
     return Error{"no Sparkplug device " + c.site_id + "/" + c.asset_id + " in group '" + group_id_ + "'"};
   }
   sp::Payload p;

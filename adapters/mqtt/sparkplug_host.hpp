@@ -63,6 +63,8 @@ class SparkplugHost {
                 SparkplugHostOptions options, AdapterCounters& counters);
 
   const std::string& group_id() const { return group_id_; }
+  // Replaces the group's sites and assets (sites enrolled or unenrolled while running).
+  void set_fleet(std::map<std::string, std::set<std::string>> fleet);
 
   // One message whose topic is in this group. Returns messages to publish (rebirth requests).
   std::vector<Outgoing> on_message(const sparkplug::Topic& topic, std::string_view payload, TimePoint now,
@@ -111,7 +113,7 @@ class SparkplugHost {
                     const std::string& why, InputSink& sink);
 
   std::string group_id_;
-  std::map<std::string, std::set<std::string>> fleet_;
+  std::map<std::string, std::set<std::string>> fleet_;  // guarded by mu_
   SparkplugHostOptions options_;
   AdapterCounters& counters_;
   mutable std::mutex mu_;

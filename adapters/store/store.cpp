@@ -807,6 +807,38 @@ Result<Restored> Store::restore(TimePoint now, int meter_days, int utc_offset_mi
   return out;
 }
 
+Result<std::vector<StoredEvent>> Store::ended_events(TimePoint since) {
+  std::lock_guard lock(read_mu_);
+  auto& db = *read_db_;
+  std::vector<StoredEvent> out;
+  try {
+    auto& s = db.stmt(
+        "SELECT event_id, event_json, state, revision, received_ms, ended_ms FROM events "
+        "WHERE ended_ms IS NOT NULL AND ended_ms >= ? ORDER BY event_id");
+    s.bind(since);
+    while (s.step()) {
+      auto e = event_from_json(s.text(1));
+      if (!e) return Error{"store: event '" + s.text(0) + "' is unreadable: " + e.error()};
+      const auto state = state_from(s.text(2));
+      if (!state) return Error{"store: event '" + s.text(0) + "' has unknown state '" + s.text(2) + "'"};
+      StoredEvent se;
+      se.record.event = *e;
+      se.record.state = *state;
+      se.record.revision = static_cast<int>(s.i64(3));
+      se.record.received_at = from_unix_ms(s.i64(4));
+      se.record.ended_at = from_unix_ms(s.i64(5));
+      out.push_back(std::move(se));
+    }
+    for (auto& se : out) {
+      for (auto& site : read_opt_outs(db, se.record.event.event_id)) se.record.opted_out.insert(site);
+      se.transitions = read_transitions(db, se.record.event.event_id);
+    }
+  } catch (const std::exception& e) {
+    return Error{"store: reading ended events failed: " + std::string(e.what())};
+  }
+  return out;
+}
+
 std::vector<Rollup> Store::rollups(const std::string& site_id, const std::string& asset_id, int resolution_s,
                                    TimePoint from, TimePoint to) {
   std::lock_guard lock(read_mu_);

@@ -181,6 +181,9 @@ class Store {
   // `meter_days`: how many local days of site-meter history to return, ending with the day
   // before `now`'s; `utc_offset_minutes` defines local days.
   Result<Restored> restore(TimePoint now, int meter_days = 10, int utc_offset_minutes = 0);
+  // Events that ended (completed, cancelled, rejected) at or after `since`, by event id, with
+  // their opt-outs and transitions: vppd reloads the recent ones so its API still lists them.
+  Result<std::vector<StoredEvent>> ended_events(TimePoint since);
   std::vector<Rollup> rollups(const std::string& site_id, const std::string& asset_id, int resolution_s,
                               TimePoint from, TimePoint to);
   std::vector<StoredCommand> commands(const std::string& site_id, std::size_t limit);

@@ -13,8 +13,9 @@ TEST(Config, ExampleDemoLoads) {
   EXPECT_EQ(cfg->sites.size(), 5u);
   EXPECT_EQ(cfg->utc_offset_minutes, 480);
   ASSERT_TRUE(cfg->mqtt);
-  EXPECT_EQ(cfg->mqtt->device_groups.size(), 2u);
+  EXPECT_EQ(cfg->mqtt->device_groups.size(), 3u);
   EXPECT_EQ(cfg->mqtt->device_groups[1].dialect, MqttDialect::sparkplug_b);
+  EXPECT_TRUE(cfg->mqtt->device_groups[2].sites.empty());  // serves sites enrolled over the API
   EXPECT_EQ(cfg->http.tokens.size(), 3u);
   EXPECT_EQ(cfg->http.tokens[1].role, Role::site_manager);
   EXPECT_EQ(cfg->modbus_devices.size(), 2u);
@@ -70,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"typo_in_key", SITE "      - id: pv1\n        kind: pv\n        rated_kw: 10\n        tilt_degs: 20\n",
                 "bad.yaml:8:9: sites[0].assets[0].tilt_degs: unknown key (known here: azimuth_deg, dc_peak_kw, id, "
                 "kind, name, rated_kw, temp_coeff_per_c, tilt_deg)"},
-        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, http, "
+        BadCase{"unknown_top_level_key", "sitez: []\n", "bad.yaml:1:1: sitez: unknown key (known here: controller, forecast, http, "
                                                         "logging, modbus, mqtt, openadr, optimizer, sites, store, utc_offset)"},
         BadCase{"not_a_number", SITE "      - id: pv1\n        kind: pv\n        rated_kw: lots\n",
                 "bad.yaml:7:19: sites[0].assets[0].rated_kw: must be a finite number, found 'lots'"},
