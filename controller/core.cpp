@@ -19,8 +19,11 @@ constexpr const char* kFleetGroup = "fleet";
 // Share of a zone's heat capacity in its air and furnishings, which is what a thermostat moves
 // within minutes (ISO 13790: about 20 of 165 kJ/(K m2) for the medium class).
 constexpr double kAirShareOfCapacitance = 0.12;
-// How far ahead of an event the real-time allocator starts steering toward it.
+// How far ahead of an event the real-time allocator starts steering toward it: 3 minutes, at
+// most a fifth of a settlement interval (with 1-minute intervals, a 3-minute lead would deliver
+// the next intervals' reduction in the ones before the event).
 constexpr Duration kAllocatorLead = std::chrono::minutes(3);
+constexpr double kAllocatorLeadMaxIntervals = 0.2;
 // How much faster than an even spread a battery may spend its energy during an event.
 constexpr double kEventSpendSlack = 1.25;
 constexpr const char* kFreeGroup = "free";
@@ -318,7 +321,7 @@ struct Core::Impl {
   // What a site would import at interval start `t` left alone: its forecast base and flexible
   // load, HVAC holding the default setpoint in steady state (1R1C: (gains + (T_out - T_set)/R)
   // / COP, within the plant's rating, none when the plant is scheduled off), less forecast PV.
-  // The batteries' own self-consumption is left out. nullopt without a forecast.
+  // The batteries' own self-consumption is left out. nullopt without a forecast of the base load.
   std::optional<double> counterfactual_kw(SiteIndex si, TimePoint t) const {
     const Forecast* f = forecast.get();
     if (!f || f->outdoor_temp_c.empty()) return std::nullopt;
@@ -329,6 +332,9 @@ struct Core::Impl {
     const auto k = (t - f->start) / f->step;
     if (k < 0 || k >= static_cast<std::int64_t>(f->outdoor_temp_c.size())) return std::nullopt;
     const auto kk = static_cast<std::size_t>(k);
+    // Without a base-load forecast (vppd before it has a load profile or readings) what the site
+    // would import is unknown: the settlement baseline stands in.
+    if (kk >= sf.base_load_kw.size()) return std::nullopt;
     auto at = [&](const std::vector<double>& v) { return kk < v.size() ? v[kk] : 0.0; };
     double kw = at(sf.base_load_kw);
     for (const auto& [id, v] : sf.flexible_kw) kw += at(v);
@@ -915,6 +921,31 @@ struct Core::Impl {
     return any ? std::optional<double>(sum) : std::nullopt;
   }
 
+  // Batteries follow their setpoints within seconds, faster than the readings show it: the
+  // change in import their setpoints are about to make (a value not sent yet, such as the
+  // plan's event setpoint, or one sent after the battery's last reading). The allocator's
+  // immediate answer at an event's start counts it, so it does not correct for a step already
+  // on its way (with readings from before the start it would double the plan's discharge). A
+  // battery that does not follow (at a SoC limit) has read back since, and counts for nothing.
+  // Between starts the settle time covers it (counting it there made delivery worse in the demo).
+  double pending_battery_change(const std::vector<SiteIndex>& sites, TimePoint now) const {
+    double sum = 0;
+    for (auto si : sites) {
+      for (auto ai : fleet.site(si).assets) {
+        const auto& a = fleet.asset(ai);
+        const auto* b = a.asset.get<BatterySpec>();
+        if (!b || !a.online || !a.last || std::isnan(a.last->p_kw)) continue;
+        const auto d = desired(ai, now)[0];
+        if (!d) continue;
+        const double want = std::clamp(d->value, -b->max_charge_kw, b->max_discharge_kw);
+        const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
+        const bool unsent = !sent || std::fabs(sent->command.value - want) > 0.5;
+        if (unsent || sent->command.issued >= a.last->time) sum += want - a.last->p_kw;
+      }
+    }
+    return sum;
+  }
+
   // The newest meter reading among a group's sites.
   TimePoint newest_reading(const std::vector<SiteIndex>& sites) const {
     TimePoint t{};
@@ -1022,13 +1053,14 @@ struct Core::Impl {
       // telemetry round-trip later.
       const double margin = s.allocator.delivery_margin;
       auto target = ceiling(key, interval_floor(now), margin);
-      if (const auto ahead = ceiling(key, interval_floor(now + kAllocatorLead), margin); !target || (ahead && *ahead < *target)) {
+      const Duration lead = std::min(kAllocatorLead, std::chrono::duration_cast<Duration>(s.interval * kAllocatorLeadMaxIntervals));
+      if (const auto ahead = ceiling(key, interval_floor(now + lead), margin); !target || (ahead && *ahead < *target)) {
         target = ahead;
       }
       if (!target) continue;
       const auto m = measured(g.sites);
       if (!m) continue;
-      const double e = *m - *target;
+      const double e = *m - (immediate ? pending_battery_change(g.sites, now) : 0.0) - *target;
       const double band = std::max(s.allocator.deadband_min_kw, s.allocator.deadband_fraction * std::fabs(*target));
       if (std::fabs(e) < band && !(e < 0)) continue;
       if (e < 0 && -e < 2 * band) continue;  // over-delivering slightly: leave it
@@ -1076,8 +1108,16 @@ struct Core::Impl {
       if (t.to == EventState::active && t.from == EventState::scheduled) {
         prepare_settlement(*rec, true);
         need_resolve("event " + t.event_id + " started");
-        // The first answer: the allocator acts on the fleet's known headroom at once.
+        // The first answer: the allocator acts on the fleet's known headroom at once. Battery
+        // corrections made while leading into the event stood in for the plan's event setpoints,
+        // which take over now.
         groups_for_now(now);
+        for (SiteIndex si = 0; si < fleet.sites().size(); ++si) {
+          if (!participates(*rec, fleet.site(si))) continue;
+          for (auto ai : fleet.site(si).assets) {
+            if (fleet.asset(ai).asset.kind() == AssetKind::battery) ctl(ai).correction_kw = 0;
+          }
+        }
         allocate_tick(out, now, true);
       } else if (t.to == EventState::completed || t.to == EventState::cancelled) {
         stage_rebound(*rec, now);

@@ -69,7 +69,7 @@ std::vector<std::string> states(const pb::EventView& v) {
 }
 
 // Checks one settled interval against the site's physics: baseline 500 kW from history, the
-// battery discharging ~105 kW (target 100 kW plus the controller's 5 % delivery margin).
+// battery discharging ~110 kW (target 100 kW plus the plan's 10 % delivery margin).
 void expect_delivered(const pb::SettlementInterval& i, const std::string& what) {
   EXPECT_NEAR(i.baseline_kw(), 500.0, 0.5) << what;
   EXPECT_NEAR(i.requested_kw(), 100.0, 1e-9) << what;
