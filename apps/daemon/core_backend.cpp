@@ -227,6 +227,7 @@ http::ApiResult<http::SiteView> CoreBackend::update_site(const std::string& id, 
   if (si == controller::kNone) return ApiError{404, "site " + id + " is not enrolled", ""};
   const TimePoint now = clock_.now();
   Site s = driver_.core().fleet().site(si).site;
+  if (options_.as_enrolled) s = options_.as_enrolled(s);
   s.limits = patch.applied_to(s.limits);
   // Re-enrolment with the same assets keeps their state (controller/fleet.hpp).
   driver_.feed(controller::EnrolSite{s}, now);

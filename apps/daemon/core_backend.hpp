@@ -17,6 +17,9 @@ namespace vpp::daemon {
 struct BackendOptions {
   int flexibility_steps = 16;                   // intervals of flexibility in GET /fleet
   std::function<void()> fleet_changed;          // after an enrolment change (adapters follow)
+  // The site as enrolled, without temporary overrides (OpenADR export caps): what a limits
+  // update starts from and what is persisted.
+  std::function<Site(const Site&)> as_enrolled;
 };
 
 // After the end of an event the core waits this long for late readings before its final

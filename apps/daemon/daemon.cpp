@@ -5,8 +5,13 @@
 #include "adapters/http/server.hpp"
 #include "adapters/modbus/modbus_adapter.hpp"
 #include "adapters/mqtt/mqtt_adapter.hpp"
+#include "adapters/openadr/core_report_source.hpp"
+#include "adapters/openadr/driver.hpp"
+#include "adapters/openadr/store_report_queue.hpp"
+#include "adapters/openadr/transport.hpp"
 #include "adapters/store/store.hpp"
 #include "apps/daemon/core_backend.hpp"
+#include "apps/daemon/export_caps.hpp"
 #include "apps/daemon/forecaster.hpp"
 #include "apps/daemon/history.hpp"
 #include "apps/daemon/solver.hpp"
@@ -95,6 +100,12 @@ struct Daemon::Parts {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> http_work;
   std::thread http_thread;
   std::unique_ptr<http::HttpServer> server;
+  // The OpenADR VEN (when configured): its outbox in the store, its reports from the core.
+  std::unique_ptr<openadr::StoreReportQueue> oadr_queue;
+  std::unique_ptr<openadr::CoreReportSource> oadr_source;
+  std::unique_ptr<openadr::VenEngine> oadr_engine;
+  std::unique_ptr<openadr::AsioVenDriver> oadr;
+  ExportCaps export_caps;
   std::unique_ptr<net::steady_timer> tick;
   std::unique_ptr<net::signal_set> signals;
   std::optional<TimePoint> forecast_interval;       // interval of the last forecast
@@ -238,9 +249,9 @@ Daemon::~Daemon() {
   p_->http_work.reset();
   p_->http_ioc.stop();
   if (p_->http_thread.joinable()) p_->http_thread.join();
+  if (p_->oadr) p_->oadr->stop();
   if (p_->solver) p_->solver->stop();
   if (p_->reader) p_->reader->stop();
-  if (p_->server) p_->server->stop();
   if (p_->mqtt) p_->mqtt->stop();
   if (p_->modbus) p_->modbus->stop();
 }
@@ -312,6 +323,7 @@ Result<bool> Daemon::init() {
   bo.fleet_changed = [this] {
     if (p_->mqtt) p_->mqtt->set_fleet(enrolled_sites());
   };
+  bo.as_enrolled = [this](const Site& s) { return p_->export_caps.enrolled(s); };
   p.backend = std::make_unique<CoreBackend>(*p.driver, clock_, bo);
   p.loop_backend = std::make_unique<LoopBackend>(*this, *p.backend);
   http::ApiOptions api;
@@ -326,6 +338,10 @@ Result<bool> Daemon::init() {
     return on_loop([this] { return health(); }).value_or(std::pair<int, std::string>{503, "stopping\n"});
   };
   p.service = std::make_unique<http::ApiService>(*p.loop_backend, clock_, api);
+  if (cfg_.openadr) {
+    auto r = init_openadr();
+    if (!r) return Error{r.error()};
+  }
   try {
     p.server = std::make_unique<http::HttpServer>(p.http_ioc, http::ServerOptions::from_config(cfg_.http), *p.service);
   } catch (const std::exception& e) {
@@ -334,6 +350,59 @@ Result<bool> Daemon::init() {
   p.tick = std::make_unique<net::steady_timer>(ioc_);
   p.signals = std::make_unique<net::signal_set>(ioc_, SIGINT, SIGTERM);
   return true;
+}
+
+Result<bool> Daemon::init_openadr() {
+  auto& p = *p_;
+  const auto& oc = *cfg_.openadr;
+  auto settings = openadr::VenSettings::from_config(oc, cfg_.controller.interval, [](const char* n) { return std::getenv(n); });
+  if (!settings) return Error{settings.error()};
+  p.oadr_queue = std::make_unique<openadr::StoreReportQueue>(*p.store);
+  p.oadr_source = std::make_unique<openadr::CoreReportSource>(p.driver->core(), p.store.get());
+  p.oadr_engine = std::make_unique<openadr::VenEngine>(std::move(*settings), *p.oadr_source, *p.oadr_queue);
+  auto transport = std::make_unique<openadr::BeastTransport>(openadr::TransportOptions{.ca_file = oc.ca_file, .timeout = oc.request_timeout});
+  // Signals reach the core like the API's and MQTT's; export caps lower the sites' export limits
+  // while they are in force (export_caps.hpp).
+  p.oadr = std::make_unique<openadr::AsioVenDriver>(
+      ioc_, *p.oadr_engine, std::move(transport),
+      [this](const openadr::EngineOutput& out) {
+        const TimePoint now = clock_.now();
+        for (const auto& g : out.signals) p_->driver->signal(g, now);
+        for (const auto& l : out.export_limits) p_->export_caps.set(l);
+        if (!out.export_limits.empty()) apply_export_caps(now);
+      },
+      [this] { return clock_.now(); });
+  // The webhook (its path from callback_url) and the status document. Both run on the loop, like
+  // every other call into the VEN, so the engine is only ever entered from one thread.
+  if (!oc.callback_url.empty()) {
+    const auto parts = openadr::split_url(oc.callback_url);
+    if (!parts) return Error{"openadr.callback_url: not an absolute http(s) URL: '" + oc.callback_url + "'"};
+    std::string path = parts->second.substr(0, parts->second.find('?'));
+    p.service->add_route({path, false, [this](const http::ApiRequest& req) {
+                            openadr::CallbackRequest cb{req.method, req.target, req.authorization, req.body};
+                            auto r = on_loop([this, cb] { return p_->oadr->callback(cb); });
+                            if (!r) return http::ApiService::error(503, "vppd is stopping");
+                            return http::ApiResponse{r->status, r->content_type, r->body, {}};
+                          }});
+  }
+  p.service->add_route({"/api/v1/openadr/status", true, [this](const http::ApiRequest& req) {
+                          if (req.method != "GET") return http::ApiService::error(405, "only GET is allowed here");
+                          auto r = on_loop([this] { return p_->oadr->status().dump(2); });
+                          if (!r) return http::ApiService::error(503, "vppd is stopping");
+                          return http::ApiResponse{200, "application/json", std::move(*r), {}};
+                        }});
+  return true;
+}
+
+void Daemon::apply_export_caps(TimePoint now) {
+  auto& p = *p_;
+  if (p.export_caps.idle()) return;
+  for (auto& s : p.export_caps.apply(enrolled_sites(), now)) {
+    spdlog::info("site {}: export limit {:.1f} kW ({})", s.id, s.limits.export_limit_kw,
+                 p.export_caps.enrolled(s).limits.export_limit_kw == s.limits.export_limit_kw ? "enrolled limit restored"
+                                                                                              : "OpenADR export cap");
+    p.driver->feed(controller::EnrolSite{std::move(s)}, now);
+  }
 }
 
 std::uint16_t Daemon::http_port() const { return p_->server ? p_->server->port() : 0; }
@@ -347,6 +416,7 @@ int Daemon::run() {
   });
   if (p.mqtt) p.mqtt->start();
   if (p.modbus) p.modbus->start();
+  if (p.oadr) p.oadr->start();
   p.http_work.emplace(p.http_ioc.get_executor());
   p.http_thread = std::thread([this] {
     for (;;) {
@@ -388,6 +458,7 @@ void Daemon::shutdown() {
   if (p.http_thread.joinable()) p.http_thread.join();
   if (p.tick) p.tick->cancel();
   if (p.signals) p.signals->cancel();
+  if (p.oadr) p.oadr->stop();
   // Adapters first (no new inputs; MQTT publishes its offline status), then the workers.
   if (p.mqtt) p.mqtt->stop();
   if (p.modbus) p.modbus->stop();
@@ -423,6 +494,7 @@ void Daemon::on_tick() {
     p.driver->feed(controller::ForecastUpdate{p.forecaster->build(now, p.driver->core().fleet())}, now);
     p.forecast_interval = interval;
   }
+  apply_export_caps(now);
   p.driver->feed(controller::Tick{}, now);
   refresh_profiles(false);
   schedule_tick();
@@ -470,6 +542,13 @@ std::string Daemon::metrics(const http::ApiCounters* api) {
   if (p.server) m.http = p.server->counters();
   if (p.store) m.store = p.store->counters();
   if (p.inbox) m.inbox = p.inbox->stats();
+  if (p.oadr) {
+    m.openadr = p.oadr_engine->counters();
+    m.openadr_reports = p.oadr_queue->stats();
+    m.openadr_online = p.oadr->status()["connection"]["state"] == "online";
+    m.export_caps = p.export_caps.caps();
+    m.export_capped_sites = p.export_caps.sites_capped();
+  }
   m.uptime_s = std::chrono::duration<double>(steady::now() - started_).count();
   m.now = clock_.now();
   return metrics_text(m);

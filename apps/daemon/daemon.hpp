@@ -17,7 +17,10 @@
 //   - the solver worker runs the optimizer and posts each SolveResult back to the loop; a slow
 //     solve never blocks the loop, and a request superseded before it starts is skipped (the
 //     core would discard its plan anyway);
-//   - a reader worker rebuilds the forecaster's load profiles from the store every hour.
+//   - a reader worker rebuilds the forecaster's load profiles from the store every hour;
+//   - the OpenADR VEN (when configured) sends its HTTP requests one at a time from a worker of
+//     its own (adapters/openadr/driver.hpp); the engine runs on the loop, its grid signals go to
+//     the core like the API's, its webhook and status routes hop onto the loop.
 //
 // Restart: every output is persisted as it happens (store writes are queued, the store's writer
 // commits them within milliseconds), so after SIGKILL vppd restores enrolments, events with
@@ -106,6 +109,8 @@ class Daemon {
   class LoopBackend;
   explicit Daemon(const config::Config& cfg);
   Result<bool> init();
+  Result<bool> init_openadr();
+  void apply_export_caps(TimePoint now);
   void schedule_tick();
   void on_tick();
   void refresh_profiles(bool now);

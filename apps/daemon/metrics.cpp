@@ -185,6 +185,31 @@ std::string metrics_text(const MetricsSources& m) {
               static_cast<double>(s.telemetry_dropped));
     p.gauge("vpp_store_queue_high_water", "Most writes ever queued for the store", static_cast<double>(s.queue_high_water));
   }
+  if (m.openadr) {
+    const auto& c = *m.openadr;
+    const auto n = [](std::uint64_t v) { return static_cast<double>(v); };
+    p.gauge("vpp_openadr_online", "1 while the VTN answers the VEN", m.openadr_online ? 1 : 0);
+    p.counter("vpp_openadr_requests_total", "HTTP requests the VEN sent to the VTN", n(c.requests));
+    p.counter("vpp_openadr_failures_total", "VTN requests that failed, by reason", n(c.transport_errors), {{"reason", "transport"}});
+    p.counter("vpp_openadr_failures_total", "", n(c.server_errors), {{"reason", "server_error"}});
+    p.counter("vpp_openadr_failures_total", "", n(c.unauthorized), {{"reason", "unauthorized"}});
+    p.counter("vpp_openadr_rejected_total", "VTN objects and notifications rejected (schema or mapping), by kind",
+              n(c.invalid_objects), {{"kind", "object"}});
+    p.counter("vpp_openadr_rejected_total", "", n(c.notifications_rejected), {{"kind", "notification"}});
+    p.counter("vpp_openadr_events_total", "OpenADR events seen, by change", n(c.events_new), {{"change", "new"}});
+    p.counter("vpp_openadr_events_total", "", n(c.events_modified), {{"change", "modified"}});
+    p.counter("vpp_openadr_events_total", "", n(c.events_deleted), {{"change", "deleted"}});
+    p.counter("vpp_openadr_events_total", "", n(c.duplicates), {{"change", "duplicate"}});
+    p.counter("vpp_openadr_events_total", "", n(c.out_of_order), {{"change", "out_of_order"}});
+    p.counter("vpp_openadr_signals_total", "Grid signals the VEN handed to the controller", n(c.signals));
+    p.gauge("vpp_openadr_reports", "OpenADR reports in the outbox, by state", static_cast<double>(m.openadr_reports.pending),
+            {{"state", "pending"}});
+    p.gauge("vpp_openadr_reports", "", static_cast<double>(m.openadr_reports.sent), {{"state", "sent"}});
+    p.gauge("vpp_openadr_reports", "", static_cast<double>(m.openadr_reports.rejected), {{"state", "rejected"}});
+    p.gauge("vpp_openadr_export_caps", "OpenADR export capacity limits in force", static_cast<double>(m.export_caps));
+    p.gauge("vpp_openadr_export_capped_sites", "Sites running below their enrolled export limit for a cap",
+            static_cast<double>(m.export_capped_sites));
+  }
   return p.str();
 }
 

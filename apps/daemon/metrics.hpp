@@ -11,6 +11,7 @@
 #include "adapters/counters.hpp"
 #include "adapters/http/api_service.hpp"
 #include "adapters/http/server.hpp"
+#include "adapters/openadr/engine.hpp"
 #include "adapters/store/store.hpp"
 #include "apps/daemon/driver.hpp"
 
@@ -61,6 +62,12 @@ struct MetricsSources {
   std::optional<http::ServerCounters> http;    // connections and requests refused before routing
   std::optional<store::StoreCounters> store;
   InboxStats inbox;
+  // The OpenADR VEN, when configured.
+  std::optional<openadr::VenCounters> openadr;
+  openadr::QueueStats openadr_reports;
+  bool openadr_online = false;
+  std::size_t export_caps = 0;                 // OpenADR export caps in force
+  std::size_t export_capped_sites = 0;
   double uptime_s = 0;
   TimePoint now{};
 };
