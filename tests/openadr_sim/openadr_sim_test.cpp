@@ -7,8 +7,9 @@
 // The VEN sits in a Strategy that wraps ControllerStrategy: at each control tick the core first
 // takes what the fleet sent (as vppd's loop would have fed it as it arrived), then the engine
 // runs at the same virtual instant, so reports falling due see every meter reading that has
-// arrived; the grid signals it produces reach the core at the next tick (one control period
-// later, as a signal on vppd's loop is handled on its next turn).
+// arrived (and CoreReportSource offers only intervals the core has settled); the grid signals
+// it produces reach the core at the next tick (one control period later, as a signal on vppd's
+// loop is handled on its next turn).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,7 +17,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "adapters/openadr/core_report_source.hpp"
 #include "adapters/openadr/driver.hpp"
