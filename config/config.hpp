@@ -121,7 +121,9 @@ struct OpenAdrConfig {
   std::string spec_version = "3.0.1";      // "3.0.1" or "3.1.0"
   Duration poll_interval = std::chrono::seconds(60);
   Duration request_timeout = std::chrono::seconds(10);
-  Duration report_delay = std::chrono::seconds(60);  // wait after an interval ends for its meter data
+  // Wait after an interval ends for its meter data: the core settles an interval 2 minutes after
+  // its end (controller::kSettlementGrace); a report due earlier waits for that.
+  Duration report_delay = std::chrono::minutes(2);
   std::string ca_file;                     // trust anchors for https (default: system store)
   std::string callback_url;                // webhook subscriptions when set (served by vppd's HTTP server)
   bool allow_http_callback = false;        // the spec asks for https callbacks; true for tests on loopback

@@ -1189,7 +1189,7 @@ struct Core::Impl {
       const TimePoint first = interval_floor(rec->event.start);
       const TimePoint end = rec->state == EventState::active ? rec->event.end() : std::min(rec->event.end(), rec->ended_at);
       // An interval is reported once it has ended and its last readings had time to arrive.
-      const auto grace = 2min;
+      const auto grace = kSettlementGrace;
       int done = 0;
       while (first + s.interval * (done + 1) <= std::min(now - grace, end + s.interval - Duration(1)) &&
              done < static_cast<int>(st.requested.size())) {

@@ -128,6 +128,11 @@ struct AssetStatus {
   bool operator==(const AssetStatus&) const = default;
 };
 
+// An interval is settled once it has ended and its last meter readings had time to arrive: the
+// core's own EventReport outputs include it this long after its end. Before that, a reading
+// lost or late at the interval's boundary still changes its mean (sample and hold).
+inline constexpr Duration kSettlementGrace = std::chrono::minutes(2);
+
 // Settlement of one event: per interval for the fleet and for each participating site.
 struct EventReport {
   std::string event_id;
@@ -175,7 +180,9 @@ class Core {
   const LeaseTable& leases() const;
   const CoreCounters& counters() const;
   const Settings& settings() const;
-  // Live settlement of an event (interim while it runs).
+  // Live settlement of an event (interim while it runs): every interval that has ended by `now`,
+  // including the last one, whose meter readings may not all have arrived yet (see
+  // kSettlementGrace for when an interval's figures are final).
   std::optional<EventReport> report(const std::string& event_id, TimePoint now) const;
   // Fleet import target at `now` for the given group ("fleet" by default), if an event applies.
   std::optional<double> target_kw(TimePoint now) const;

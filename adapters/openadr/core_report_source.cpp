@@ -6,7 +6,20 @@
 namespace vpp::openadr {
 
 std::optional<controller::EventReport> CoreReportSource::settlement(const std::string& id, TimePoint now) {
-  return core_.report(id, now);
+  auto r = core_.report(id, now);
+  if (!r) return r;
+  // Only settled intervals: Core::report includes an interval as soon as it has ended, while a
+  // meter reading lost or late at its end still changes its mean; a report sent then would not
+  // match the settlement the core arrives at. The intervals left out are missing figures, which
+  // the engine waits for (report_wait).
+  const Duration step = core_.settings().interval;
+  auto settled = [&](const controller::SettlementInterval& row) { return row.start + step + controller::kSettlementGrace <= now; };
+  auto trim = [&](std::vector<controller::SettlementInterval>& rows) {
+    rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const auto& row) { return !settled(row); }), rows.end());
+  };
+  trim(r->fleet);
+  for (auto& [site, rows] : r->sites) trim(rows);
+  return r;
 }
 
 std::optional<double> CoreReportSource::usage_kw(const std::string& site_id, TimePoint from, TimePoint to) {

@@ -1,7 +1,9 @@
 #pragma once
 // The ReportSource vppd uses: the controller core's own figures.
 //   settlement            Core::report(core event id, now): baseline, metered, delivered per
-//                         settlement interval, per site and for the fleet.
+//                         settlement interval, per site and for the fleet; only the intervals
+//                         the core has settled (ended controller::kSettlementGrace ago), so a
+//                         report never carries a mean its last readings could still change.
 //   usage_kw              the site meter's 1-minute roll-ups in the store over [from, to)
 //                         (mean of the minutes recorded; nullopt without a store or data).
 //   load_shed_available   an estimate from the latest accepted telemetry: batteries above their

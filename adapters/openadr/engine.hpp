@@ -54,7 +54,7 @@ struct VenSettings {
   std::vector<config::OpenAdrProgram> programs;
   std::vector<config::OpenAdrResource> resources;
   Duration poll_interval = std::chrono::seconds(60);
-  Duration report_delay = std::chrono::seconds(60);
+  Duration report_delay = std::chrono::minutes(2);    // the core settles an interval 2 min after its end
   Duration report_wait = std::chrono::minutes(30);    // how long a report waits for missing figures
   std::string callback_url;
   std::string callback_token;             // the bearer token the VTN must present on callbacks

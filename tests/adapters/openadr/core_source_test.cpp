@@ -52,5 +52,52 @@ TEST(CoreReportSource, ShedAndStorageFromTheFleetState) {
   EXPECT_FALSE(src.usage_kw("office", t0 - std::chrono::hours(1), t0));
 }
 
+// An interval is reported only once the core has settled it (kSettlementGrace after its end):
+// until then a meter reading lost at its end still changes its mean.
+TEST(CoreReportSource, SettlementOnlyOfIntervalsTheCoreHasSettled) {
+  using namespace std::chrono_literals;
+  controller::Core core(controller::Settings{});
+  core.handle(controller::EnrolSite{office("office")}, t0 - 1h);
+  auto meter = [&](TimePoint t, double kw, Duration late = Duration::zero()) {
+    Telemetry r = reading("office", "meter", t);
+    r.p_kw = kw;
+    core.handle(r, t + late);
+    core.handle(controller::Tick{}, t + late);
+  };
+  for (TimePoint t = t0 - 1h; t < t0; t += 1min) meter(t, 900);
+  CurtailmentEvent e;
+  e.event_id = "ev";
+  e.start = t0;
+  e.duration = 30min;
+  e.import_cap_kw = 800;
+  core.handle(GridSignal{t0 - 1h, "test", e}, t0 - 1h);
+  // 850 kW each minute, 1000 kW at t0+14min; the reading at the end of the interval (t0+15min)
+  // is lost, the next one (t0+16min) arrives 30 s late.
+  for (TimePoint t = t0; t < t0 + 14min; t += 1min) meter(t, 850);
+  meter(t0 + 14min, 1000);
+  CoreReportSource src(core);
+  // At t0+16min the core's live report already counts interval 0, from its first 14 minutes.
+  auto live = core.report("ev", t0 + 16min);
+  ASSERT_TRUE(live);
+  ASSERT_EQ(live->fleet.size(), 1u);
+  EXPECT_DOUBLE_EQ(live->fleet[0].metered_kw, 850.0);
+  // The source holds it back until the core has settled it.
+  auto early = src.settlement("ev", t0 + 16min);
+  ASSERT_TRUE(early);
+  EXPECT_TRUE(early->fleet.empty());
+  EXPECT_TRUE(early->sites.at("office").empty());
+  meter(t0 + 16min, 700, 30s);
+  EXPECT_TRUE(src.settlement("ev", t0 + 15min + controller::kSettlementGrace - 1s)->fleet.empty());
+  // Settled: the 1000 kW held over the interval's last minute counts; the core's own figures.
+  const TimePoint at = t0 + 15min + controller::kSettlementGrace;
+  auto settled = src.settlement("ev", at);
+  ASSERT_TRUE(settled);
+  ASSERT_EQ(settled->fleet.size(), 1u);
+  const auto core_now = core.report("ev", at);
+  EXPECT_EQ(settled->fleet[0], core_now->fleet[0]);
+  EXPECT_EQ(settled->sites.at("office").at(0), core_now->sites.at("office").at(0));
+  EXPECT_DOUBLE_EQ(settled->fleet[0].metered_kw, (14 * 850.0 + 1000.0) / 15);
+}
+
 }  // namespace
 }  // namespace vpp::openadr
