@@ -22,9 +22,8 @@ struct BackendOptions {
   std::function<Site(const Site&)> as_enrolled;
 };
 
-// After the end of an event the core waits this long for late readings before its final
-// settlement (controller/core.cpp, settle()); the API calls a report final after it too.
-inline constexpr Duration kSettlementGrace = std::chrono::minutes(2);
+// The API calls a report final once the core has settled its last interval.
+using controller::kSettlementGrace;
 
 class CoreBackend final : public http::ApiBackend {
  public:
