@@ -295,18 +295,19 @@ struct Core::Impl {
     int best_priority = 0;
     for (const auto* e : group_events(key, t, t + s.interval)) {
       if (!(e->event.start <= mid && mid < e->event.end())) continue;
+      const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
+      double base = 0;
+      const auto ref = reference_kw.find(e->event.event_id);
+      if (ref != reference_kw.end() && k < ref->second.size() && !std::isnan(ref->second[k])) {
+        base = ref->second[k];
+      } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
+        base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
+      }
       double c;
       if (e->event.import_cap_kw) {
-        c = *e->event.import_cap_kw;
+        // A cap asks for the reduction from the reference down to it: aim the same margin beyond.
+        c = *e->event.import_cap_kw - margin * std::max(0.0, base - *e->event.import_cap_kw);
       } else {
-        const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
-        double base = 0;
-        const auto ref = reference_kw.find(e->event.event_id);
-        if (ref != reference_kw.end() && k < ref->second.size() && !std::isnan(ref->second[k])) {
-          base = ref->second[k];
-        } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
-          base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
-        }
         c = base - *e->event.target_reduction_kw * (1 + margin);
       }
       if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < *best)) {
