@@ -654,6 +654,42 @@ struct Core::Impl {
     last_resolve = now;
   }
 
+  // A group follows `plan` from now on: every asset's place in it resolved once.
+  void install(const std::string& key, Group& g, std::shared_ptr<const optimizer::Plan> plan,
+               std::shared_ptr<const optimizer::Problem> problem, std::uint64_t plan_id, std::vector<Output>& out) {
+    g.plan = plan;
+    g.problem = problem;
+    g.plan_site.clear();
+    for (std::size_t i = 0; i < plan->sites.size(); ++i) {
+      const auto si = fleet.find_site(plan->sites[i].id);
+      if (si != kNone) g.plan_site[si] = i;
+    }
+    // Resolve every asset's place in the plan once.
+    for (auto si : g.sites) {
+      const auto ps = g.plan_site.find(si);
+      for (auto ai : fleet.site(si).assets) {
+        // The allocator's corrections stay: a new plan starts from measured states but knows
+        // nothing of the demand a power cap holds back, and releasing every cap at once would
+        // make a spike. Corrections wind down as the allocator finds the fleet over target.
+        auto& c = ctl(ai);
+        c.plan = {};
+        if (ps == g.plan_site.end()) continue;
+        const auto& sp = plan->sites[ps->second];
+        const auto& id = fleet.asset(ai).asset.id;
+        auto find = [&](const auto& v, int kind) {
+          for (std::size_t k = 0; k < v.size(); ++k) {
+            if (v[k].id == id) c.plan = {plan, g.problem, plan_id, ps->second, kind, k};
+          }
+        };
+        find(sp.batteries, 0);
+        find(sp.pv, 1);
+        find(sp.hvac, 2);
+        find(sp.flexible, 3);
+      }
+    }
+    for (const auto& m : plan->messages) alarm_once(out, Severity::info, "plan_diagnosis", key, m);
+  }
+
   void adopt(const SolveResult& r, std::vector<Output>& out, TimePoint now) {
     for (auto& [key, g] : groups) {
       if (g.pending != r.request_id) continue;
@@ -663,37 +699,7 @@ struct Core::Impl {
         need_resolve("retry after a failed solve");
         return;
       }
-      g.plan = r.plan;
-      g.problem = g.requested;
-      g.plan_site.clear();
-      for (std::size_t i = 0; i < r.plan->sites.size(); ++i) {
-        const auto si = fleet.find_site(r.plan->sites[i].id);
-        if (si != kNone) g.plan_site[si] = i;
-      }
-      // Resolve every asset's place in the plan once.
-      for (auto si : g.sites) {
-        const auto ps = g.plan_site.find(si);
-        for (auto ai : fleet.site(si).assets) {
-          // The allocator's corrections stay: a new plan starts from measured states but knows
-          // nothing of the demand a power cap holds back, and releasing every cap at once would
-          // make a spike. Corrections wind down as the allocator finds the fleet over target.
-          auto& c = ctl(ai);
-          c.plan = {};
-          if (ps == g.plan_site.end()) continue;
-          const auto& sp = r.plan->sites[ps->second];
-          const auto& id = fleet.asset(ai).asset.id;
-          auto find = [&](const auto& v, int kind) {
-            for (std::size_t k = 0; k < v.size(); ++k) {
-              if (v[k].id == id) c.plan = {r.plan, g.problem, r.request_id, ps->second, kind, k};
-            }
-          };
-          find(sp.batteries, 0);
-          find(sp.pv, 1);
-          find(sp.hvac, 2);
-          find(sp.flexible, 3);
-        }
-      }
-      for (const auto& m : r.plan->messages) alarm_once(out, Severity::info, "plan_diagnosis", key, m);
+      install(key, g, r.plan, g.requested, r.request_id, out);
       ++counters.plans_adopted;
       apply_setpoints(out, now, nullptr);
       return;
@@ -762,7 +768,7 @@ struct Core::Impl {
     }
     const double corr = c.correction_kw;
     const auto kk = static_cast<std::size_t>(k);
-    const char* src = plan ? "plan" : "allocator";
+    const char* src = plan ? (c.plan.plan_id ? "plan" : "restored plan") : "allocator";
     const std::uint64_t pid = plan ? c.plan.plan_id : 0;
     auto sp = [&](SetpointKind kind, double value, const char* source = nullptr) {
       return Setpoint{kind, value, source ? source : src, pid, corr};
@@ -1497,6 +1503,22 @@ struct Core::Impl {
     if (rec.event.target_reduction_kw && !reference_kw.count(rec.event.event_id)) capture_reference(rec);
     if (rec.state == EventState::active) prepare_settlement(rec, true);
     need_resolve("event " + rec.event.event_id + " restored");
+  }
+
+  void on(const RestorePlan& r, std::vector<Output>& out, TimePoint now) {
+    if (!r.plan || r.plan->horizon.steps <= 0) return;
+    const auto& h = r.plan->horizon;
+    if (now >= h.start + h.step * h.steps || now < h.start) return;  // run out, or not begun
+    groups_for_now(now);
+    const auto it = groups.find(r.group);
+    if (it == groups.end() || it->second.plan) return;  // gone, or a fresh plan came first
+    for (const auto& sp : r.plan->sites) {
+      if (fleet.find_site(sp.id) == kNone) return;      // enrolments changed since: wait for a solve
+    }
+    // No problem: it only gives the start temperatures of the first interval, long past.
+    install(r.group, it->second, r.plan, nullptr, 0, out);
+    ++counters.plans_restored;
+    apply_setpoints(out, now, nullptr);
   }
 
   void on(const MeterHistory& h, std::vector<Output>& out, TimePoint) {

@@ -94,8 +94,17 @@ struct RestoreEvent {
   EventRecord record;
 };
 
+// The last plan a planning group followed, when vppd restarts (after its sites and events are
+// restored). Adopted only if the group exists again, has no plan yet and the plan's horizon has
+// not run out; the fresh solve the restored events ask for replaces it. Until then the fleet is
+// dispatched from it (and the allocator corrects around it) instead of from headroom alone.
+struct RestorePlan {
+  std::string group;
+  std::shared_ptr<const optimizer::Plan> plan;
+};
+
 using Input = std::variant<Telemetry, CommandAck, GridSignal, EnrolSite, UnenrolSite, OptOut, LeaseRequest,
-                           LeaseRelease, Tick, SolveResult, ForecastUpdate, MeterHistory, RestoreEvent>;
+                           LeaseRelease, Tick, SolveResult, ForecastUpdate, MeterHistory, RestoreEvent, RestorePlan>;
 
 // ------------------------------------------------------------------------------------ outputs
 
@@ -163,6 +172,7 @@ struct CoreCounters {
   std::uint64_t solves_requested = 0;
   std::uint64_t plans_adopted = 0;
   std::uint64_t plans_discarded = 0;
+  std::uint64_t plans_restored = 0;
 };
 
 class Core {

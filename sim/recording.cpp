@@ -4,7 +4,9 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/util/delimited_message_util.h>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "proto/convert.hpp"
 
@@ -186,6 +188,10 @@ pb::CoreInputRecord to_record(const Input& in, TimePoint t) {
             sr->set_occupied(std::string(s.occupied.begin(), s.occupied.end()));
             sr->set_hvac_available(std::string(s.hvac_available.begin(), s.hvac_available.end()));
           }
+        } else if constexpr (std::is_same_v<T, RestorePlan>) {
+          auto* e = r.mutable_restore_plan();
+          e->set_group(x.group);
+          if (x.plan) *e->mutable_plan() = plan_to_record(*x.plan);
         } else if constexpr (std::is_same_v<T, RestoreEvent>) {
           auto* e = r.mutable_restore_event();
           GridSignal g{{}, "", x.record.event};
@@ -297,9 +303,142 @@ Result<Input> from_record(const pb::CoreInputRecord& r) {
       rec.revision = e.revision();
       return Input{RestoreEvent{std::move(rec)}};
     }
+    case pb::CoreInputRecord::kRestorePlan: {
+      auto plan = plan_from_record(r.restore_plan().plan());
+      if (!plan) return Error{"restored plan of " + r.restore_plan().group() + ": " + plan.error()};
+      return Input{RestorePlan{r.restore_plan().group(), std::move(*plan)}};
+    }
     case pb::CoreInputRecord::INPUT_NOT_SET: break;
   }
   return Error{"recorded input has no content"};
+}
+
+namespace {
+
+void put(pb::PlanSeries* out, const std::vector<double>& v) { out->mutable_v()->Add(v.begin(), v.end()); }
+
+// A series of the horizon's length, or an error naming it.
+Result<std::vector<double>> series(const pb::PlanSeries& in, int steps, const std::string& what) {
+  if (in.v_size() != steps) {
+    return Error{what + ": " + std::to_string(in.v_size()) + " values for " + std::to_string(steps) + " intervals"};
+  }
+  return std::vector<double>(in.v().begin(), in.v().end());
+}
+
+}  // namespace
+
+pb::PlanRecord plan_to_record(const optimizer::Plan& p) {
+  pb::PlanRecord r;
+  r.set_start_ms(to_unix_ms(p.horizon.start));
+  r.set_step_ms(p.horizon.step.count());
+  r.set_steps(p.horizon.steps);
+  for (const auto& sp : p.sites) {
+    auto* s = r.add_sites();
+    s->set_id(sp.id);
+    put(s->mutable_import_kw(), sp.import_kw);
+    for (const auto& b : sp.batteries) {
+      auto* o = s->add_batteries();
+      o->set_id(b.id);
+      put(o->mutable_p_kw(), b.p_kw);
+      put(o->mutable_charge_kw(), b.charge_kw);
+      put(o->mutable_discharge_kw(), b.discharge_kw);
+      put(o->mutable_soc_kwh(), b.soc_kwh);
+    }
+    for (const auto& v : sp.pv) {
+      auto* o = s->add_pv();
+      o->set_id(v.id);
+      put(o->mutable_limit_kw(), v.limit_kw);
+    }
+    for (const auto& h : sp.hvac) {
+      auto* o = s->add_hvac();
+      o->set_id(h.id);
+      put(o->mutable_electric_kw(), h.electric_kw);
+      put(o->mutable_temp_c(), h.temp_c);
+    }
+    for (const auto& f : sp.flexible) {
+      auto* o = s->add_flexible();
+      o->set_id(f.id);
+      put(o->mutable_curtail_kw(), f.curtail_kw);
+      put(o->mutable_defer_kw(), f.defer_kw);
+      put(o->mutable_recover_kw(), f.recover_kw);
+      put(o->mutable_backlog_kwh(), f.backlog_kwh);
+    }
+  }
+  for (const auto& id : p.excluded_sites) r.add_excluded_sites(id);
+  put(r.mutable_fleet_import_kw(), p.fleet_import_kw);
+  for (const auto& c : p.fleet_cap_kw) r.mutable_fleet_cap_kw()->add_v(c ? *c : std::numeric_limits<double>::quiet_NaN());
+  put(r.mutable_shortfall_kw(), p.shortfall_kw);
+  put(r.mutable_coordination_price_per_kwh(), p.coordination_price_per_kwh);
+  r.set_objective_total(p.objective.total);
+  r.set_solver(p.stats.solver);
+  return r;
+}
+
+Result<std::shared_ptr<const optimizer::Plan>> plan_from_record(const pb::PlanRecord& r) {
+  auto p = std::make_shared<optimizer::Plan>();
+  const int T = r.steps();
+  if (T <= 0 || r.step_ms() <= 0) return Error{"plan without a horizon"};
+  p->horizon = {from_unix_ms(r.start_ms()), Duration(r.step_ms()), T};
+  std::string err;
+  auto take = [&](const pb::PlanSeries& in, std::vector<double>& out, const std::string& what) {
+    if (!err.empty()) return;
+    auto v = series(in, T, what);
+    if (v) {
+      out = std::move(*v);
+    } else {
+      err = v.error();
+    }
+  };
+  for (const auto& s : r.sites()) {
+    optimizer::SitePlan sp;
+    sp.id = s.id();
+    take(s.import_kw(), sp.import_kw, s.id() + " import_kw");
+    for (const auto& b : s.batteries()) {
+      optimizer::BatteryPlan o;
+      o.id = b.id();
+      const std::string at = s.id() + "/" + b.id();
+      take(b.p_kw(), o.p_kw, at + " p_kw");
+      take(b.charge_kw(), o.charge_kw, at + " charge_kw");
+      take(b.discharge_kw(), o.discharge_kw, at + " discharge_kw");
+      take(b.soc_kwh(), o.soc_kwh, at + " soc_kwh");
+      sp.batteries.push_back(std::move(o));
+    }
+    for (const auto& v : s.pv()) {
+      optimizer::PvPlan o;
+      o.id = v.id();
+      take(v.limit_kw(), o.limit_kw, s.id() + "/" + v.id() + " limit_kw");
+      sp.pv.push_back(std::move(o));
+    }
+    for (const auto& h : s.hvac()) {
+      optimizer::HvacPlan o;
+      o.id = h.id();
+      take(h.electric_kw(), o.electric_kw, s.id() + "/" + h.id() + " electric_kw");
+      take(h.temp_c(), o.temp_c, s.id() + "/" + h.id() + " temp_c");
+      sp.hvac.push_back(std::move(o));
+    }
+    for (const auto& f : s.flexible()) {
+      optimizer::FlexPlan o;
+      o.id = f.id();
+      const std::string at = s.id() + "/" + f.id();
+      take(f.curtail_kw(), o.curtail_kw, at + " curtail_kw");
+      take(f.defer_kw(), o.defer_kw, at + " defer_kw");
+      take(f.recover_kw(), o.recover_kw, at + " recover_kw");
+      take(f.backlog_kwh(), o.backlog_kwh, at + " backlog_kwh");
+      sp.flexible.push_back(std::move(o));
+    }
+    p->sites.push_back(std::move(sp));
+  }
+  p->excluded_sites.assign(r.excluded_sites().begin(), r.excluded_sites().end());
+  take(r.fleet_import_kw(), p->fleet_import_kw, "fleet_import_kw");
+  std::vector<double> caps;
+  take(r.fleet_cap_kw(), caps, "fleet_cap_kw");
+  for (double c : caps) p->fleet_cap_kw.push_back(std::isnan(c) ? std::nullopt : std::optional<double>(c));
+  take(r.shortfall_kw(), p->shortfall_kw, "shortfall_kw");
+  take(r.coordination_price_per_kwh(), p->coordination_price_per_kwh, "coordination_price_per_kwh");
+  if (!err.empty()) return Error{err};
+  p->objective.total = r.objective_total();
+  p->stats.solver = r.solver();
+  return std::shared_ptr<const optimizer::Plan>(std::move(p));
 }
 
 pb::CoreOutputRecord to_record(const Output& out, TimePoint t) {

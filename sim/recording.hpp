@@ -18,6 +18,12 @@ vpp::v1::CoreInputRecord to_record(const controller::Input& in, TimePoint t);
 Result<controller::Input> from_record(const vpp::v1::CoreInputRecord& r);
 vpp::v1::CoreOutputRecord to_record(const controller::Output& out, TimePoint t);
 
+// A plan as vppd stores it for a restart (PlanRecord): setpoints, fleet figures and prices;
+// violations, messages and solver statistics are left out. from_proto checks that every series
+// has the horizon's length.
+vpp::v1::PlanRecord plan_to_record(const optimizer::Plan& p);
+Result<std::shared_ptr<const optimizer::Plan>> plan_from_record(const vpp::v1::PlanRecord& r);
+
 // FNV-1a over every number and id of a problem or plan: equal digests, same content.
 std::uint64_t digest(const optimizer::Problem& p);
 std::uint64_t digest(const optimizer::Plan& p);

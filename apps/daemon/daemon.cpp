@@ -495,6 +495,7 @@ void Daemon::on_tick() {
     p.forecast_interval = interval;
   }
   apply_export_caps(now);
+  p.driver->resume_plans(now);   // after a restart, once: the adapters run now
   p.driver->feed(controller::Tick{}, now);
   refresh_profiles(false);
   schedule_tick();

@@ -25,9 +25,9 @@
 // Restart: every output is persisted as it happens (store writes are queued, the store's writer
 // commits them within milliseconds), so after SIGKILL vppd restores enrolments, events with
 // their state and opt-outs, meter history (past days for baselines, today's ended intervals for
-// the report of a running event), the last price and carbon series; no plan is restored: the
-// restored events ask for a fresh solve, and until it arrives the real-time allocator acts on
-// the fleet's headroom. SIGTERM/SIGINT: the API stops accepting, adapters disconnect (MQTT
+// the report of a running event), the last price and carbon series, and each planning group's
+// last plan, which the fleet follows from the first tick until the fresh solve the restored
+// events ask for replaces it. SIGTERM/SIGINT: the API stops accepting, adapters disconnect (MQTT
 // publishes the retained `offline` status), queued acks are handled, the store is flushed, and
 // run() returns 0; devices fall back to their own behaviour when their commands expire.
 #include <atomic>

@@ -7,6 +7,7 @@
 
 #include "adapters/http/views.hpp"
 #include "proto/convert.hpp"
+#include "sim/recording.hpp"
 
 namespace vpp::daemon {
 
@@ -226,7 +227,28 @@ void CoreDriver::on_solved(controller::SolveResult r, double seconds, TimePoint 
   spdlog::debug("solve {} of group {} done in {:.3f} s{}", r.request_id, group, seconds,
                 r.plan ? "" : ": " + r.error);
   feed(std::move(r), now);
-  if (core_.counters().plans_adopted > before && adopted.plan && !group.empty()) plans_[group] = std::move(adopted);
+  if (core_.counters().plans_adopted > before && adopted.plan && !group.empty()) {
+    // Kept for a restart: the plan a restored event follows until its fresh solve arrives.
+    if (store_) store_->save_plan({group, now, kPlanFormat, sim::plan_to_record(*adopted.plan).SerializeAsString()});
+    plans_[group] = std::move(adopted);
+  }
+}
+
+std::size_t CoreDriver::resume_plans(TimePoint now) {
+  std::size_t taken = 0;
+  for (auto& rp : restored_plans_) {
+    const auto before = core_.counters().plans_restored;
+    const std::string group = rp.group;
+    auto plan = rp.plan;
+    feed(std::move(rp), now);
+    if (core_.counters().plans_restored > before) {
+      plans_[group] = AdoptedPlan{std::move(plan), nullptr};
+      ++taken;
+      spdlog::info("following the plan group {} had before the restart until its fresh solve arrives", group);
+    }
+  }
+  restored_plans_.clear();
+  return taken;
 }
 
 std::string CoreDriver::restore(const std::vector<Site>& config_sites, const store::Restored& r,
@@ -273,10 +295,29 @@ std::string CoreDriver::restore(const std::vector<Site>& config_sites, const sto
       feed(controller::RestoreEvent{e.record}, now);
     }
   }
+  // The last plans, for resume_plans(); those whose horizon has run out are of no use.
+  restored_plans_.clear();
+  for (const auto& [group, stored] : r.plans) {
+    if (stored.format != kPlanFormat) continue;
+    vpp::v1::PlanRecord rec;
+    if (!rec.ParseFromString(stored.body)) {
+      spdlog::warn("store: the last plan of {} cannot be read; waiting for a fresh solve", group);
+      continue;
+    }
+    auto plan = sim::plan_from_record(rec);
+    if (!plan) {
+      spdlog::warn("store: the last plan of {} is inconsistent ({}); waiting for a fresh solve", group, plan.error());
+      continue;
+    }
+    const auto& h = (*plan)->horizon;
+    if (h.start + h.step * h.steps <= now) continue;
+    restored_plans_.push_back({group, std::move(*plan)});
+  }
   return std::to_string(config_sites.size()) + " sites from the configuration (" + std::to_string(changed_over_api) +
          " as last changed over the API), " + std::to_string(api_sites) + " enrolled over the API, " +
          std::to_string(history.size()) + " days of meter history, " + std::to_string(r.events.size()) +
-         " live events, " + std::to_string(ended.size()) + " recently ended";
+         " live events, " + std::to_string(ended.size()) + " recently ended, " + std::to_string(restored_plans_.size()) +
+         " plans still current";
 }
 
 }  // namespace vpp::daemon

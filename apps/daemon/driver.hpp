@@ -93,11 +93,16 @@ class CoreDriver {
   // its limits were changed over the API; then sites enrolled over the API), meter history,
   // stored price and carbon series, then events with their state and opt-outs: `ended` ones
   // (recently completed, cancelled or rejected: so the API still lists them) and the live ones.
-  // No plan is restored: the restored events ask the core for a fresh solve. Returns a summary
-  // for the log.
+  // The last plans (still current) wait for resume_plans(); the restored events ask the core for
+  // a fresh solve anyway. Returns a summary for the log.
   std::string restore(const std::vector<Site>& config_sites, const store::Restored& r,
                       const std::vector<controller::MeterHistory>& history, TimePoint now,
                       const std::vector<store::StoredEvent>& ended = {});
+
+  // Hands the core the plans restore() found (the last plan of each planning group), once the
+  // daemon runs and its adapters can carry the commands they produce (restore() runs before the
+  // adapters exist). Returns how many the core took up; the fresh solves replace them.
+  std::size_t resume_plans(TimePoint now);
 
   const controller::Core& core() const { return core_; }
   store::Store* store() const { return store_; }
@@ -118,6 +123,8 @@ class CoreDriver {
   // Reserved keys of the store's opaque-blob table (store::StoredPlan) for the last series.
   static constexpr const char* kPricesKey = "signal:prices";
   static constexpr const char* kCarbonKey = "signal:carbon";
+  // Format of the last adopted plan of each group, kept under the group's name (PlanRecord).
+  static constexpr const char* kPlanFormat = "vpp.v1.PlanRecord/protobuf";
 
  private:
   void handle(controller::Output& o, TimePoint now);
@@ -139,6 +146,7 @@ class CoreDriver {
   std::optional<PriceSeries> prices_;
   std::optional<CarbonSeries> carbon_;
   std::set<std::string> unserved_;                                 // site/asset, alarmed once
+  std::vector<controller::RestorePlan> restored_plans_;            // until resume_plans()
 };
 
 }  // namespace vpp::daemon

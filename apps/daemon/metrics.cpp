@@ -129,6 +129,8 @@ std::string metrics_text(const MetricsSources& m) {
     p.counter("vpp_solves_total", "", static_cast<double>(dc.solves_failed), {{"result", "failed"}});
     p.counter("vpp_plans_adopted_total", "Plans the controller adopted", static_cast<double>(cc.plans_adopted));
     p.counter("vpp_plans_discarded_total", "Plans superseded before they arrived", static_cast<double>(cc.plans_discarded));
+    p.counter("vpp_plans_restored_total", "Plans from before a restart followed until a fresh solve",
+              static_cast<double>(cc.plans_restored));
     p.declare("vpp_solve_seconds", "summary", "Wall time of dispatch solves");
     p.sample("vpp_solve_seconds_sum", dc.solve_seconds_sum);
     p.sample("vpp_solve_seconds_count", static_cast<double>(dc.solves_ok + dc.solves_failed));

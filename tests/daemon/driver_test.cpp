@@ -177,9 +177,22 @@ TEST_F(DriverTest, RestartInTheMiddleOfAnEventResumesItAndItsReport) {
     EXPECT_NEAR(i.ratio, 1.10, 0.06) << format_utc(i.start);  // the plan aims 10 % beyond
   }
 
+  // The plan the event followed before the crash is taken up at once (no solve answered yet).
+  const auto solves_before = shell_.solves.size();
+  EXPECT_EQ(d->resume_plans(t1), 1u);
+  ASSERT_EQ(d->plans().size(), 1u);
+
   // The device still holds the last command of the dead process until it expires.
   SimSite sim{*d, shell_, 500, p_kw, soc_pct, until, shell_.sent.size(), shell_.solves.size()};
-  sim.run(t1, t0 + 8min);
+  sim.step(t1);
+  // Its first command comes from the restored plan (the event's discharge), before the fresh
+  // solve the restored event asked for is answered.
+  ASSERT_GT(shell_.sent.size(), sent_before);
+  const auto& first = shell_.sent[sent_before];
+  EXPECT_EQ(first.reason.rfind("restored plan", 0), 0u) << first.reason;
+  EXPECT_NEAR(first.value, 111.1, 2.0) << first.reason;
+  EXPECT_GT(shell_.solves.size(), solves_before);
+  sim.run(t1 + 1s, t0 + 8min);
   // Commands flowed again, under the new prefix.
   ASSERT_GT(shell_.sent.size(), sent_before);
   EXPECT_EQ(shell_.sent.back().command_id.rfind("b-", 0), 0u);
