@@ -214,6 +214,13 @@ bool MqttAdapter::connected() const {
   return json_conn_->connected() && (!spb_conn_ || spb_conn_->connected());
 }
 
+bool MqttAdapter::any_connected() const {
+  for (const auto& c : cmd_conns_) {
+    if (c->connected()) return true;
+  }
+  return json_conn_->connected() || (spb_conn_ && spb_conn_->connected());
+}
+
 bool MqttAdapter::wait_connected(Duration timeout) const {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (!connected()) {

@@ -90,7 +90,9 @@ class MqttAdapter {
   // until the broker is back. Error: the device is not served by this adapter.
   Result<bool> send(const Command& c);
 
+  // Every connection up / any connection up.
   bool connected() const;
+  bool any_connected() const;
   bool wait_connected(Duration timeout) const;
   const AdapterCounters& counters() const { return counters_; }
   std::size_t pending_commands() const;

@@ -189,6 +189,10 @@ TEST(DaemonProcess, SigkillDuringActiveEventLosesNothing) {
   EXPECT_EQ(states(view), (std::vector<std::string>{"received", "scheduled", "active"}));
   const auto again = wait_command(*dev, 90, 30s, [&](const std::string& id) { return !id.starts_with(first_prefix); });
   ASSERT_TRUE(again) << vppd->log();
+  // The plan the event followed before the kill was taken up again at the first tick.
+  auto m = api->request("GET", "/metrics");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(metric(m->body, "vpp_plans_restored_total"), 1) << m->body;
 
   // The report covers the whole window: every interval metered, before and after the restart.
   sleep_until(start + 3min + 3s);
