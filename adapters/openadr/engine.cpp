@@ -966,18 +966,16 @@ CallbackResponse VenEngine::callback(const CallbackRequest& req, TimePoint now) 
 
 // --------------------------------------------------------------------------------- status
 
+std::string_view VenEngine::connection_state() const {
+  if (unreachable_since_) return "unreachable";
+  if (failures_ > 0 || retried_401_) return "degraded";
+  if (!programs_known_) return "connecting";
+  return "online";
+}
+
 Json VenEngine::status(TimePoint now) const {
   Json st;
-  std::string state;
-  if (unreachable_since_) {
-    state = "unreachable";
-  } else if (failures_ > 0 || retried_401_) {
-    state = "degraded";
-  } else if (!programs_known_) {
-    state = "connecting";
-  } else {
-    state = "online";
-  }
+  const std::string state(connection_state());
   const auto qs = queue_.stats();
   st["spec_version"] = std::string(to_string(s_.version));
   st["vtn_url"] = s_.vtn_url;

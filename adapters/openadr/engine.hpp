@@ -32,6 +32,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/openadr/mapping.hpp"
@@ -145,6 +146,8 @@ class VenEngine {
   std::optional<TimePoint> next_wake() const;
   bool request_in_flight() const { return in_flight_.has_value(); }
 
+  // "online", "connecting", "degraded" or "unreachable" (the status document's connection.state).
+  std::string_view connection_state() const;
   // The status document served at GET /api/v1/openadr/status (status.hpp describes it).
   Json status(TimePoint now) const;
   const VenCounters& counters() const { return counters_; }

@@ -546,7 +546,7 @@ std::string Daemon::metrics(const http::ApiCounters* api) {
   if (p.oadr) {
     m.openadr = p.oadr_engine->counters();
     m.openadr_reports = p.oadr_queue->stats();
-    m.openadr_online = p.oadr->status()["connection"]["state"] == "online";
+    m.openadr_online = p.oadr_engine->connection_state() == "online";
     m.export_caps = p.export_caps.caps();
     m.export_capped_sites = p.export_caps.sites_capped();
   }

@@ -295,10 +295,12 @@ std::string CoreDriver::restore(const std::vector<Site>& config_sites, const sto
       feed(controller::RestoreEvent{e.record}, now);
     }
   }
-  // The last plans, for resume_plans(); those whose horizon has run out are of no use.
+  // The last plans, for resume_plans() (the core skips those whose horizon has run out). The
+  // store keeps the last plan of every group there ever was: those made longer than a horizon
+  // ago are not even parsed.
   restored_plans_.clear();
   for (const auto& [group, stored] : r.plans) {
-    if (stored.format != kPlanFormat) continue;
+    if (stored.format != kPlanFormat || stored.created + settings_.interval * settings_.horizon_steps <= now) continue;
     vpp::v1::PlanRecord rec;
     if (!rec.ParseFromString(stored.body)) {
       spdlog::warn("store: the last plan of {} cannot be read; waiting for a fresh solve", group);
@@ -309,15 +311,13 @@ std::string CoreDriver::restore(const std::vector<Site>& config_sites, const sto
       spdlog::warn("store: the last plan of {} is inconsistent ({}); waiting for a fresh solve", group, plan.error());
       continue;
     }
-    const auto& h = (*plan)->horizon;
-    if (h.start + h.step * h.steps <= now) continue;
     restored_plans_.push_back({group, std::move(*plan)});
   }
   return std::to_string(config_sites.size()) + " sites from the configuration (" + std::to_string(changed_over_api) +
          " as last changed over the API), " + std::to_string(api_sites) + " enrolled over the API, " +
          std::to_string(history.size()) + " days of meter history, " + std::to_string(r.events.size()) +
          " live events, " + std::to_string(ended.size()) + " recently ended, " + std::to_string(restored_plans_.size()) +
-         " plans still current";
+         " stored plans";
 }
 
 }  // namespace vpp::daemon
