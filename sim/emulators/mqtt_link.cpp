@@ -70,7 +70,10 @@ void MqttLink::run() {
       lost_ = false;
     }
     auto b = ::mqtt::connect_options_builder();
-    b.clean_session(true).keep_alive_interval(spec_.keepalive).connect_timeout(std::chrono::seconds(5))
+    // Version pinned, as in adapters/mqtt/connection.cpp: Paho's 3.1 fallback after a refused
+    // TCP connect can leave the client hanging on every later connect.
+    b.mqtt_version(MQTTVERSION_3_1_1).clean_session(true).keep_alive_interval(spec_.keepalive)
+        .connect_timeout(std::chrono::seconds(5))
         .automatic_reconnect(false);
     if (will_) {
       if (auto w = will_()) b.will(::mqtt::message(w->topic, w->payload, w->qos, w->retained));

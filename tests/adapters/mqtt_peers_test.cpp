@@ -268,6 +268,41 @@ TEST(MqttJsonPeer, BrokerRestartLosesNoCommand) {
   EXPECT_GE((*a)->connects(), 3u) << "json + sparkplug connections, at least one reconnect";
 }
 
+// A server that takes TCP connections and never answers (a hung broker, a wrong service on the
+// port): every connect attempt times out. When a real broker replaces it, the adapter connects.
+TEST(MqttJsonPeer, BrokerThatNeverAnswersIsLeftForARealOneOnTheSamePort) {
+  auto dir = test::temp_dir("mqtt-silent");
+  const int port = test::free_port();
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  const int one = 1;
+  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);  // the kernel completes handshakes; nobody reads
+
+  InputQueue q;
+  SystemClock clock;
+  auto o = fast_options();
+  o.connect_timeout = 1s;
+  auto a = MqttAdapter::create(mqtt_config("tcp://127.0.0.1:" + std::to_string(port), "vppd-silent"), fleet(), q,
+                               clock, o);
+  ASSERT_TRUE(a) << a.error();
+  (*a)->start();
+  EXPECT_FALSE((*a)->wait_connected(3500ms)) << "no CONNACK, no connection";
+  EXPECT_EQ((*a)->connects(), 0u);
+
+  ::close(listener);  // the queued, never-accepted connections are reset with it
+  Broker broker(dir, Broker::Options{}, port);
+  ASSERT_TRUE((*a)->wait_connected(15s)) << "every connection recovers from its timed-out attempts";
+  auto peer = json_peer(port);
+  peer->send(std::string("telemetry ") + kTelemetry);
+  EXPECT_TRUE(wait_for<Telemetry>(q)) << "subscriptions in place on the new session";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sparkplug B against the Eclipse Tahu JavaScript edge node.
 
