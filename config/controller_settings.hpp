@@ -52,7 +52,7 @@ struct PlanningSettings {
 };
 
 struct AllocatorSettings {
-  double deadband_fraction = 0.01;      // of the target, below which deviation is ignored
+  double deadband_fraction = 0.01;      // of the requested reduction, below which deviation is ignored
   double deadband_min_kw = 5.0;
   double gain = 0.7;                    // share of the measured deviation corrected per step
   double delivery_margin = 0.02;        // aim this much beyond the requested reduction

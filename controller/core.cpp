@@ -289,7 +289,8 @@ struct Core::Impl {
   // beyond the requested reduction. Plans aim further beyond it than the real-time allocator
   // does, so they set aside flexibility (pre-cooling, stored energy) the allocator can call on
   // when the buildings give less than the plan's model expects.
-  std::optional<double> ceiling(const std::string& key, TimePoint t, double margin) const {
+  // `request_kw` (if given) receives the reduction the chosen event asks for.
+  std::optional<double> ceiling(const std::string& key, TimePoint t, double margin, double* request_kw = nullptr) const {
     const auto mid = t + s.interval / 2;
     std::optional<double> best;
     int best_priority = 0;
@@ -303,17 +304,15 @@ struct Core::Impl {
       } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
         base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
       }
-      double c;
-      if (e->event.import_cap_kw) {
-        // A cap asks for the reduction from the reference down to it: aim the same margin beyond.
-        c = *e->event.import_cap_kw - margin * std::max(0.0, base - *e->event.import_cap_kw);
-      } else {
-        c = base - *e->event.target_reduction_kw * (1 + margin);
-      }
+      // A cap asks for the reduction from the reference down to it: aim the same margin beyond.
+      const double request =
+          e->event.import_cap_kw ? std::max(0.0, base - *e->event.import_cap_kw) : *e->event.target_reduction_kw;
+      const double c = e->event.import_cap_kw ? *e->event.import_cap_kw - margin * request : base - request * (1 + margin);
       if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < *best)) {
         if (best && e->event.priority < best_priority) continue;
         best = c;
         best_priority = e->event.priority;
+        if (request_kw) *request_kw = request;
       }
     }
     return best;
@@ -795,9 +794,17 @@ struct Core::Impl {
         if (!plan || c.plan.kind != 1) break;
         const auto& pv = plan->sites[c.plan.site].pv[c.plan.index];
         const double avail = a.last && !std::isnan(a.last->available_kw) ? a.last->available_kw : spec.rated_kw;
+        const double tol = std::max(1.0, 0.02 * spec.rated_kw);
+        // A plan that uses all the PV it was forecast to have curtails nothing: the panels give
+        // what the sky gives, more than forecast included.
+        const auto& forecast = c.plan.problem ? c.plan.problem->sites[c.plan.site].pv : std::vector<optimizer::PvAsset>{};
+        if (c.plan.index < forecast.size() && kk < forecast[c.plan.index].forecast_kw.size() &&
+            pv.limit_kw[kk] >= forecast[c.plan.index].forecast_kw[kk] - tol) {
+          break;
+        }
         // Only a limit well below what the panels give is a curtailment worth commanding;
         // un-curtailing (a correction) reduces import.
-        if (pv.limit_kw[kk] + std::max(0.0, corr) < avail - std::max(1.0, 0.02 * spec.rated_kw)) {
+        if (pv.limit_kw[kk] + std::max(0.0, corr) < avail - tol) {
           d[0] = sp(SetpointKind::pv_limit_kw, pv.limit_kw[kk] + std::max(0.0, corr));
         }
         break;
@@ -1059,16 +1066,21 @@ struct Core::Impl {
       // Look a little ahead, so the fleet is at its target when an event starts rather than a
       // telemetry round-trip later.
       const double margin = s.allocator.delivery_margin;
-      auto target = ceiling(key, interval_floor(now), margin);
+      double request = 0, request_ahead = 0;
+      auto target = ceiling(key, interval_floor(now), margin, &request);
       const Duration lead = std::min(kAllocatorLead, std::chrono::duration_cast<Duration>(s.interval * kAllocatorLeadMaxIntervals));
-      if (const auto ahead = ceiling(key, interval_floor(now + lead), margin); !target || (ahead && *ahead < *target)) {
+      if (const auto ahead = ceiling(key, interval_floor(now + lead), margin, &request_ahead);
+          !target || (ahead && *ahead < *target)) {
         target = ahead;
+        request = request_ahead;
       }
       if (!target) continue;
       const auto m = measured(g.sites);
       if (!m) continue;
       const double e = *m - (immediate ? pending_battery_change(g.sites, now) : 0.0) - *target;
-      const double band = std::max(s.allocator.deadband_min_kw, s.allocator.deadband_fraction * std::fabs(*target));
+      // A share of what the event asks, not of the fleet's whole import: 1 % of a large fleet's
+      // import can be several percent of the request.
+      const double band = std::max(s.allocator.deadband_min_kw, s.allocator.deadband_fraction * request);
       if (std::fabs(e) < band && !(e < 0)) continue;
       if (e < 0 && -e < 2 * band) continue;  // over-delivering slightly: leave it
       const double need = (immediate ? 1.0 : s.allocator.gain) * e;

@@ -115,6 +115,22 @@ TEST_F(CoreTest, EventLifecycleIsOutputAndTheFirstAnswerComesAtOnce) {
   EXPECT_EQ(tr[0].to, EventState::completed);
 }
 
+// The allocator's deadband is a share of what the event asks, not of the fleet's import: 11 kW
+// over target is 22 % of a 50 kW request, though only 0.6 % of the 1960 kW the meters read.
+TEST_F(CoreTest, TheDeadbandIsAShareOfTheRequestNotOfTheImport) {
+  report(t0 - 1min, 1000);
+  auto out = run(GridSignal{t0, "t", event("e1", t0, 1h, 1950)}, t0);  // 50 kW to shed
+  ASSERT_FALSE(only<Command>(out).empty()) << "the first answer";
+  EXPECT_NEAR(*core.target_kw(t0), 1949, 0.01);
+  report(t0 + 1min, 980);
+  out = run(Tick{}, t0 + 1min);
+  double battery_kw = 0;
+  for (const auto& c : only<Command>(out)) {
+    if (c.kind == SetpointKind::battery_p_kw) battery_kw += c.value;
+  }
+  EXPECT_GT(battery_kw, 51) << "the 11 kW left is corrected";
+}
+
 TEST_F(CoreTest, CancellationMidEventReleasesAndIsATransition) {
   report(t0 - 1min, 1000);
   run(GridSignal{t0, "test", event("e1", t0, 1h, 1500)}, t0);
@@ -247,6 +263,52 @@ TEST_F(CoreTest, AdversarialPlansNeverPushAssetsOutsideTheirEnvelope) {
       EXPECT_NE(c.reason.find("clamped"), std::string::npos) << c.reason;
     }
   }
+}
+
+// PV is limited only where the plan curtails it below its forecast: a plan that uses all the PV
+// it was forecast to have leaves panels that give more (a sunnier hour) alone.
+TEST_F(CoreTest, PvIsLimitedOnlyWhereThePlanCurtailsBelowItsForecast) {
+  report(t0 - 1min, 1000);
+  run(GridSignal{t0, "t", PriceSeries{"CNY", 1h, {{t0 - 1h, 1.0}}, {}}}, t0);
+  const auto reqs = only<SolveRequest>(run(Tick{}, t0));
+  ASSERT_FALSE(reqs.empty());
+  const auto& problem = *reqs.back().problem;
+  auto plan = std::make_shared<optimizer::Plan>();
+  plan->horizon = problem.horizon;
+  for (const auto& ps : problem.sites) {
+    optimizer::SitePlan sp;
+    sp.id = ps.id;
+    for (const auto& pv : ps.pv) {
+      // Site a uses all its forecast PV; site b curtails to 40 % of it.
+      optimizer::PvPlan p{pv.id, pv.forecast_kw};
+      if (ps.id == "b") {
+        for (auto& v : p.limit_kw) v *= 0.4;
+      }
+      sp.pv.push_back(p);
+    }
+    plan->sites.push_back(sp);
+  }
+  ASSERT_EQ(plan->sites.size(), 2u);
+  ASSERT_FALSE(problem.sites[0].pv.empty());
+  EXPECT_NEAR(problem.sites[0].pv[0].forecast_kw[0], 100, 1e-9) << "forecast held from the reading";
+  run(SolveResult{reqs.back().id, plan, ""}, t0 + 1s);
+  // The sky gives more than forecast: 130 kW available on both sites.
+  std::vector<Command> cmds;
+  for (const std::string site : {"a", "b"}) {
+    Telemetry t;
+    t.site_id = site;
+    t.asset_id = "pv";
+    t.time = t0 + 20s;
+    t.p_kw = 130;
+    t.available_kw = 130;
+    run(t, t0 + 20s);
+  }
+  for (auto out = run(Tick{}, t0 + 30s); const auto& c : only<Command>(out)) {
+    if (c.kind == SetpointKind::pv_limit_kw) cmds.push_back(c);
+  }
+  ASSERT_EQ(cmds.size(), 1u) << "only the curtailing site's PV gets a limit";
+  EXPECT_EQ(cmds[0].site_id, "b");
+  EXPECT_NEAR(cmds[0].value, 40, 1e-6);
 }
 
 TEST_F(CoreTest, StalePlansAreDiscarded) {
