@@ -772,6 +772,9 @@ struct Core::Impl {
     auto sp = [&](SetpointKind kind, double value, const char* source = nullptr) {
       return Setpoint{kind, value, source ? source : src, pid, corr};
     };
+    // The plan's inputs for the asset's site (forecasts, start temperatures), by pointer: this
+    // runs for every asset on every tick.
+    const optimizer::SiteProblem* inputs = plan && c.plan.problem ? &c.plan.problem->sites[c.plan.site] : nullptr;
     switch (a.asset.kind()) {
       case AssetKind::battery: {
         if (!plan && corr == 0) break;
@@ -797,9 +800,8 @@ struct Core::Impl {
         const double tol = std::max(1.0, 0.02 * spec.rated_kw);
         // A plan that uses all the PV it was forecast to have curtails nothing: the panels give
         // what the sky gives, more than forecast included.
-        const auto& forecast = c.plan.problem ? c.plan.problem->sites[c.plan.site].pv : std::vector<optimizer::PvAsset>{};
-        if (c.plan.index < forecast.size() && kk < forecast[c.plan.index].forecast_kw.size() &&
-            pv.limit_kw[kk] >= forecast[c.plan.index].forecast_kw[kk] - tol) {
+        if (inputs && c.plan.index < inputs->pv.size() && kk < inputs->pv[c.plan.index].forecast_kw.size() &&
+            pv.limit_kw[kk] >= inputs->pv[c.plan.index].forecast_kw[kk] - tol) {
           break;
         }
         // Only a limit well below what the panels give is a curtailment worth commanding;
@@ -816,8 +818,8 @@ struct Core::Impl {
           // where it ends it, so setpoints move in small steps: stepping every zone's setpoint
           // at the same instant synchronises the thermostats and the fleet's load swings.
           const auto& temps = plan->sites[c.plan.site].hvac[c.plan.index].temp_c;
-          const auto& zones = c.plan.problem ? c.plan.problem->sites[c.plan.site].hvac : std::vector<optimizer::HvacZone>{};
-          const double from = kk > 0 ? temps[kk - 1] : (c.plan.index < zones.size() ? zones[c.plan.index].temp_c : temps[kk]);
+          const double from =
+              kk > 0 ? temps[kk - 1] : (inputs && c.plan.index < inputs->hvac.size() ? inputs->hvac[c.plan.index].temp_c : temps[kk]);
           const TimePoint start = plan->horizon.start + plan->horizon.step * k;
           const double f = std::clamp(to_seconds(now + s.scheduling.control_tick - start) / to_seconds(plan->horizon.step), 0.0, 1.0);
           const double offset = from + (temps[kk] - from) * f - hz.default_setpoint_c;
