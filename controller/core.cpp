@@ -96,6 +96,10 @@ struct Core::Impl {
     double hvac_base_kw = 0;            // an HVAC zone's power when its correction began
     std::optional<TimePoint> event_end; // end of the active event the asset serves, if any
     TimePoint hold_until{};             // rebound staging: keep the last command until then
+    // An HVAC zone's thermal mass, how far it sits from where it would be had the plant held
+    // the default setpoint (K; see update_mass_lags), and when that was last brought forward.
+    double mass_lag_c = 0;
+    TimePoint mass_at{};
     PlanRef plan;
   };
 
@@ -285,14 +289,20 @@ struct Core::Impl {
     return out;
   }
 
-  // Ceiling of a group's import at interval start `t`, if an event applies, aiming `margin`
-  // beyond the requested reduction. Plans aim further beyond it than the real-time allocator
-  // does, so they set aside flexibility (pre-cooling, stored energy) the allocator can call on
-  // when the buildings give less than the plan's model expects.
-  // `request_kw` (if given) receives the reduction the chosen event asks for.
-  std::optional<double> ceiling(const std::string& key, TimePoint t, double margin, double* request_kw = nullptr) const {
+  // What an event asks of a group at interval start `t`: a ceiling on its import, aiming
+  // `margin` beyond the requested reduction, and that reduction; `reduction` for an event that
+  // asks for a reduction below what the sites would otherwise import (rather than for a cap).
+  // Plans aim further beyond the request than the real-time allocator does, so they set aside
+  // flexibility (pre-cooling, stored energy) the allocator can call on when the buildings give
+  // less than the plan's model expects.
+  struct Aim {
+    double ceiling_kw = 0;
+    double request_kw = 0;
+    bool reduction = false;
+  };
+  std::optional<Aim> aim(const std::string& key, TimePoint t, double margin) const {
     const auto mid = t + s.interval / 2;
-    std::optional<double> best;
+    std::optional<Aim> best;
     int best_priority = 0;
     for (const auto* e : group_events(key, t, t + s.interval)) {
       if (!(e->event.start <= mid && mid < e->event.end())) continue;
@@ -308,14 +318,17 @@ struct Core::Impl {
       const double request =
           e->event.import_cap_kw ? std::max(0.0, base - *e->event.import_cap_kw) : *e->event.target_reduction_kw;
       const double c = e->event.import_cap_kw ? *e->event.import_cap_kw - margin * request : base - request * (1 + margin);
-      if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < *best)) {
+      if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < best->ceiling_kw)) {
         if (best && e->event.priority < best_priority) continue;
-        best = c;
+        best = Aim{c, request, !e->event.import_cap_kw};
         best_priority = e->event.priority;
-        if (request_kw) *request_kw = request;
       }
     }
     return best;
+  }
+  std::optional<double> ceiling(const std::string& key, TimePoint t, double margin) const {
+    const auto a = aim(key, t, margin);
+    return a ? std::optional<double>(a->ceiling_kw) : std::nullopt;
   }
 
   // What a site would import at interval start `t` left alone: its forecast base and flexible
@@ -937,26 +950,35 @@ struct Core::Impl {
     return any ? std::optional<double>(sum) : std::nullopt;
   }
 
-  // Batteries follow their setpoints within seconds, faster than the readings show it: the
-  // change in import their setpoints are about to make (a value not sent yet, such as the
-  // plan's event setpoint, or one sent after the battery's last reading). The allocator's
-  // immediate answer at an event's start counts it, so it does not correct for a step already
-  // on its way (with readings from before the start it would double the plan's discharge). A
-  // battery that does not follow (at a SoC limit) has read back since, and counts for nothing.
-  // Between starts the settle time covers it (counting it there made delivery worse in the demo).
-  double pending_battery_change(const std::vector<SiteIndex>& sites, TimePoint now) const {
+  // Setpoints about to change the group's import faster than the readings show it: a value not
+  // sent yet (such as the plan's event setpoint) or one sent after the asset's last reading.
+  // The allocator's immediate answer at an event's start counts it, so it does not correct for
+  // a step already on its way (with readings from before the start it would double the plan's
+  // step). Batteries follow within seconds: the change in their output (one at a SoC limit has
+  // read back since, and counts for nothing). An HVAC zone whose setpoint rises above where its
+  // air sits plus half its deadband stops its plant: what it draws now. Between starts the
+  // settle time covers it (counting it there made delivery worse in the demo). kW of reduction.
+  double pending_change(const std::vector<SiteIndex>& sites, TimePoint now) const {
     double sum = 0;
     for (auto si : sites) {
       for (auto ai : fleet.site(si).assets) {
         const auto& a = fleet.asset(ai);
-        const auto* b = a.asset.get<BatterySpec>();
-        if (!b || !a.online || !a.last || std::isnan(a.last->p_kw)) continue;
-        const auto d = desired(ai, now)[0];
-        if (!d) continue;
-        const double want = std::clamp(d->value, -b->max_charge_kw, b->max_discharge_kw);
-        const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
-        const bool unsent = !sent || std::fabs(sent->command.value - want) > 0.5;
-        if (unsent || sent->command.issued >= a.last->time) sum += want - a.last->p_kw;
+        if (!a.online || !a.last || std::isnan(a.last->p_kw)) continue;
+        if (const auto* b = a.asset.get<BatterySpec>()) {
+          const auto d = desired(ai, now)[0];
+          if (!d) continue;
+          const double want = std::clamp(d->value, -b->max_charge_kw, b->max_discharge_kw);
+          const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
+          const bool unsent = !sent || std::fabs(sent->command.value - want) > 0.5;
+          if (unsent || sent->command.issued >= a.last->time) sum += want - a.last->p_kw;
+        } else if (a.asset.get<HvacZoneSpec>()) {
+          const auto& c = control[ai];
+          const auto* plan = c.plan.plan.get();
+          if (!plan || c.plan.kind != 2) continue;
+          const auto k = (now - plan->horizon.start) / plan->horizon.step;
+          if (k < 0 || k >= plan->horizon.steps) continue;
+          sum += std::max(0.0, a.last->p_kw - plan->sites[c.plan.site].hvac[c.plan.index].electric_kw[static_cast<std::size_t>(k)]);
+        }
       }
     }
     return sum;
@@ -1055,6 +1077,96 @@ struct Core::Impl {
     return f;
   }
 
+  // Whether a zone's plant is scheduled to run at `t` (the forecast's availability; unknown:
+  // assumed to run).
+  bool plant_scheduled(const SiteState& site, TimePoint t) const {
+    const Forecast* f = forecast.get();
+    if (!f) return true;
+    const auto it = f->sites.find(site.site.id);
+    if (it == f->sites.end() || it->second.hvac_available.empty()) return true;
+    const auto& v = it->second.hvac_available;
+    if (t < f->start || f->step <= Duration::zero()) return true;
+    const auto k = static_cast<std::size_t>((t - f->start) / f->step);
+    return k >= v.size() || v[k] != 0;
+  }
+
+  // The thermal mass of a zone follows its air: C_m dTm/dt = h_ms (Ta - Tm) + gains. Had the
+  // plant held the default setpoint, the same equation would hold with Ta = setpoint, so the
+  // difference between the two masses is a first-order lag of (Ta - setpoint) with time
+  // constant C_m / h_ms, whatever the weather and the gains were. Brought forward every tick.
+  void update_mass_lags(TimePoint now) {
+    for (AssetIndex ai = 0; ai < fleet.assets().size(); ++ai) {
+      const auto& a = fleet.asset(ai);
+      const auto* hz = a.asset.get<HvacZoneSpec>();
+      if (!hz) continue;
+      auto& c = ctl(ai);
+      const double dt = c.mass_at == TimePoint{} ? 0.0 : to_seconds(now - c.mass_at);
+      c.mass_at = now;
+      if (dt <= 0) continue;
+      const auto& site = fleet.site(a.site);
+      const double h_ms = mass_coupling_kw_per_k(site.site.type, hz->floor_area_m2);
+      const double c_mass_kj = (1 - kAirShareOfCapacitance) * hz->thermal_capacitance_kwh_per_k * 3600;
+      if (!(h_ms > 0) || !(c_mass_kj > 0)) continue;
+      // A zone under no command of ours is where it would be left alone (whatever setpoint its
+      // own thermostat holds); so is one whose plant is off in both worlds, or whose air
+      // temperature is unknown: the difference fades.
+      const bool known = a.online && a.last && !std::isnan(a.last->indoor_temp_c) && any_in_force(ai, now);
+      const double x = known && plant_scheduled(site, now) ? a.last->indoor_temp_c - hz->default_setpoint_c : 0.0;
+      c.mass_lag_c += (x - c.mass_lag_c) * (1 - std::exp(-dt * h_ms / c_mass_kj));
+    }
+  }
+
+  // The reduction the group's control delivers now, from its measurements alone: what each
+  // asset would draw left alone less what it draws. Batteries: their discharge (left alone they
+  // sit idle, as in counterfactual_kw). PV: minus its curtailment. Flexible loads: the share
+  // curtailed. HVAC zones: a zone held at the default setpoint would take out, on top of what
+  // the plant removes now, the heat its air gained above the setpoint (from outside and from
+  // its mass, (h_out + h_ms)(Ta - Tset)) and the heat stored in its air as it warms (C_air
+  // dTa/dt), less what its mass, cooler by `mass_lag_c`, gives back. Weather, PV and load
+  // forecast errors do not enter: it measures against the sites' own readings.
+  double estimated_reduction(const std::vector<SiteIndex>& sites, TimePoint now) const {
+    const Forecast* f = forecast.get();
+    const auto t_out = f ? forecast_at(f, f->outdoor_temp_c, now) : std::nullopt;
+    double sum = 0;
+    for (auto si : sites) {
+      const auto& site = fleet.site(si);
+      for (auto ai : site.assets) {
+        const auto& a = fleet.asset(ai);
+        if (!a.online || !a.last || std::isnan(a.last->p_kw)) continue;
+        const double p = a.last->p_kw;
+        switch (a.asset.kind()) {
+          case AssetKind::battery: sum += p; break;
+          case AssetKind::pv:
+            if (!std::isnan(a.last->available_kw)) sum -= std::max(0.0, a.last->available_kw - p);
+            break;
+          case AssetKind::flexible_load: {
+            const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
+            if (!sent || !tracker.in_force(slot(ai, AssetIndex{0}), now)) break;
+            const double pct = std::clamp(sent->command.value, 0.0, 99.0);
+            sum += p * pct / (100 - pct);
+            break;
+          }
+          case AssetKind::hvac_zone: {
+            const auto& hz = *a.asset.get<HvacZoneSpec>();
+            if (std::isnan(a.last->indoor_temp_c) || !plant_scheduled(site, now) || !(hz.thermal_resistance_k_per_kw > 0)) break;
+            const double h_ms = mass_coupling_kw_per_k(site.site.type, hz.floor_area_m2);
+            const double c_air_kj = kAirShareOfCapacitance * hz.thermal_capacitance_kwh_per_k * 3600;
+            // The air term only for a zone under our command (see update_mass_lags).
+            const double air = any_in_force(ai, now) ? (1 / hz.thermal_resistance_k_per_kw + h_ms) * (a.last->indoor_temp_c - hz.default_setpoint_c) +
+                                                           c_air_kj * Fleet::temp_slope_c_per_s(a)
+                                                     : 0.0;
+            const double dq = air - h_ms * (ai < control.size() ? control[ai].mass_lag_c : 0.0);
+            const double cop = cooling_cop(hz.rated_cop, t_out.value_or(35.0));
+            sum += std::clamp(p + dq / cop, 0.0, std::max(p, hz.rated_electric_kw)) - p;
+            break;
+          }
+          default: break;
+        }
+      }
+    }
+    return sum;
+  }
+
   // Follows each group's target between solves. `immediate`: a new event, answered at once
   // from the fleet's known headroom, without waiting for the settle time.
   void allocate_tick(std::vector<Output>& out, TimePoint now, bool immediate) {
@@ -1068,18 +1180,24 @@ struct Core::Impl {
       // Look a little ahead, so the fleet is at its target when an event starts rather than a
       // telemetry round-trip later.
       const double margin = s.allocator.delivery_margin;
-      double request = 0, request_ahead = 0;
-      auto target = ceiling(key, interval_floor(now), margin, &request);
+      auto target = aim(key, interval_floor(now), margin);
       const Duration lead = std::min(kAllocatorLead, std::chrono::duration_cast<Duration>(s.interval * kAllocatorLeadMaxIntervals));
-      if (const auto ahead = ceiling(key, interval_floor(now + lead), margin, &request_ahead);
-          !target || (ahead && *ahead < *target)) {
+      if (const auto ahead = aim(key, interval_floor(now + lead), margin);
+          !target || (ahead && ahead->ceiling_kw < target->ceiling_kw)) {
         target = ahead;
-        request = request_ahead;
       }
       if (!target) continue;
+      const double request = target->request_kw;
       const auto m = measured(g.sites);
       if (!m) continue;
-      const double e = *m - (immediate ? pending_battery_change(g.sites, now) : 0.0) - *target;
+      const double pending = immediate ? pending_change(g.sites, now) : 0.0;
+      // How far the group is from its aim, kW of import. A reduction event is steered by the
+      // reduction the fleet's own readings show (estimated_reduction), not by the measured import
+      // against the model's reference: the reference carries the day-ahead forecast's errors
+      // (the demo day's PV and temperature put it 8 MW, 9 % of the request, off in one interval),
+      // and the estimate does not. A cap is steered by the measured import.
+      const double e = target->reduction ? request * (1 + margin) - estimated_reduction(g.sites, now) - pending
+                                         : *m - pending - target->ceiling_kw;
       // A share of what the event asks, not of the fleet's whole import: 1 % of a large fleet's
       // import can be several percent of the request.
       const double band = std::max(s.allocator.deadband_min_kw, s.allocator.deadband_fraction * request);
@@ -1302,6 +1420,7 @@ struct Core::Impl {
       if (!in_flight) request_solves(out, now);
     }
     apply_setpoints(out, now, nullptr);
+    update_mass_lags(now);
     allocate_tick(out, now, false);
     // Retries last: a command superseded above is no longer pending.
     std::vector<Command> resend;

@@ -32,6 +32,11 @@ ZoneThermal typical_zone_thermal(BuildingType t, double floor_area_m2) {
   return {1000.0 / h_w_per_k, c_kj_per_k / 3600.0};
 }
 
+double mass_coupling_kw_per_k(BuildingType t, double floor_area_m2) {
+  const double am_factor = archetype(t).heat_capacity_kj_per_k_m2 >= 260 ? 3.0 : 2.5;
+  return 9.1 * am_factor * floor_area_m2 / 1000.0;
+}
+
 double cooling_cop(double rated_cop, double outdoor_c) {
   static constexpr double kT[] = {20, 25, 28, 30, 32, 35, 38, 40};
   static constexpr double kRatio[] = {1.29, 1.21, 1.15, 1.11, 1.06, 1.00, 0.94, 0.89};

@@ -32,6 +32,11 @@ struct ZoneThermal {
 };
 ZoneThermal typical_zone_thermal(BuildingType t, double floor_area_m2);
 
+// ISO 13790:2008 12.2.2 and Table 12: a zone's thermal mass exchanges heat with its air over
+// h_ms = 9.1 W/(m2 K) times the effective mass area A_m, 2.5 x the floor area up to the medium
+// class and 3.0 x for the heavy class (the type's archetype gives the class). kW/K.
+double mass_coupling_kw_per_k(BuildingType t, double floor_area_m2);
+
 // Cooling COP at an outdoor dry-bulb temperature, for a unit rated `rated_cop` at 35 degC:
 // the air-cooled DX EIR(T) curve of EnergyPlus (via Modelica Buildings Curve_I_AirCooled),
 // tabulated as cop_over_rated in building-types.yaml, interpolated linearly and held flat

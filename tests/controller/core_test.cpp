@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "controller/envelope.hpp"
 #include "fixtures.hpp"
@@ -50,7 +51,8 @@ class CoreTest : public ::testing::Test {
   std::vector<Output> run(const Input& in, TimePoint now) { return core.handle(in, now); }
 
   // Every asset of both sites reports; meters read `import_kw` each.
-  std::vector<Output> report(TimePoint now, double import_kw, double soc = 60, bool silence_a_battery = false) {
+  std::vector<Output> report(TimePoint now, double import_kw, double soc = 60, bool silence_a_battery = false,
+                             double indoor_c = 24) {
     std::vector<Output> all;
     for (const std::string site : {"a", "b"}) {
       auto add = [&](const std::string& asset, auto&& fill) {
@@ -66,7 +68,7 @@ class CoreTest : public ::testing::Test {
       if (!(silence_a_battery && site == "a")) add("bat", [&](Telemetry& t) { t.p_kw = 0; t.soc_pct = soc; });
       add("pv", [&](Telemetry& t) { t.p_kw = 100; t.available_kw = 100; });
       add("light", [&](Telemetry& t) { t.p_kw = 150; });
-      if (site == "a") add("hvac", [&](Telemetry& t) { t.p_kw = 300; t.indoor_temp_c = 24; });
+      if (site == "a") add("hvac", [&](Telemetry& t) { t.p_kw = 300; t.indoor_temp_c = indoor_c; });
     }
     return all;
   }
@@ -129,6 +131,44 @@ TEST_F(CoreTest, TheDeadbandIsAShareOfTheRequestNotOfTheImport) {
     if (c.kind == SetpointKind::battery_p_kw) battery_kw += c.value;
   }
   EXPECT_GT(battery_kw, 51) << "the 11 kW left is corrected";
+}
+
+// A reduction event is steered by what the sites' own readings show they give (here the
+// batteries' discharge), not by their import against a reference: the load behind the meters
+// rose by what the batteries give, so the meters read the same as before the event and the
+// import says nothing was delivered. Judged by the import, the allocator would keep adding
+// discharge up to the batteries' limits.
+TEST_F(CoreTest, AReductionIsJudgedByTheSitesResponseNotByTheirImport) {
+  report(t0 - 1min, 1000);
+  CurtailmentEvent e;
+  e.event_id = "e1";
+  e.start = t0;
+  e.duration = 1h;
+  e.target_reduction_kw = 200;
+  std::map<std::string, double> battery_kw{{"a", 0}, {"b", 0}};
+  auto follow = [&](const std::vector<Output>& out) {
+    for (const auto& c : only<Command>(out)) {
+      if (c.kind == SetpointKind::battery_p_kw) battery_kw[c.site_id] = c.value;
+    }
+  };
+  follow(run(GridSignal{t0, "t", e}, t0));
+  const double first = battery_kw["a"] + battery_kw["b"];
+  EXPECT_NEAR(first, 204, 1) << "the first answer: the request and the 2 % margin";
+  for (int m = 1; m <= 10; ++m) {
+    const auto now = t0 + std::chrono::minutes(m);
+    report(now, 1000, 60, false, 25);  // site a's zone holds its default setpoint
+    for (const std::string site : {"a", "b"}) {  // the batteries give what they were told
+      Telemetry t;
+      t.site_id = site;
+      t.asset_id = "bat";
+      t.time = now + 1s;
+      t.p_kw = battery_kw[site];
+      t.soc_pct = 60;
+      run(t, now + 1s);
+    }
+    follow(run(Tick{}, now + 1s));
+  }
+  EXPECT_NEAR(battery_kw["a"] + battery_kw["b"], first, 5);
 }
 
 TEST_F(CoreTest, CancellationMidEventReleasesAndIsATransition) {
