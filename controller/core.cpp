@@ -955,12 +955,15 @@ struct Core::Impl {
   // The allocator's immediate answer at an event's start counts it, so it does not correct for
   // a step already on its way (with readings from before the start it would double the plan's
   // step). Batteries follow within seconds: the change in their output (one at a SoC limit has
-  // read back since, and counts for nothing). HVAC zones follow the plan's setpoints within the
-  // interval: what they draw beyond the plan's power for it. Without the zones, the first answer
-  // capped them on top of the plan's own step and the demo's fleet gave 145 % of the request for
-  // minutes. Between starts the settle time covers it (counting it there made delivery worse in
-  // the demo). kW of reduction.
-  double pending_change(const std::vector<SiteIndex>& sites, TimePoint now) const {
+  // read back since, and counts for nothing). With `zones`, HVAC zones too: they follow the
+  // plan's setpoints within the interval, so what they draw beyond the plan's power for it. A
+  // reduction event counts them: without them, the first answer capped zones on top of the
+  // plan's own step and the demo's fleet gave 145 % of the request for minutes, spending thermal
+  // headroom its last intervals needed. A cap does not: it is a limit, and the zones' step comes
+  // over the interval, so counting it at once leaves the import above the cap meanwhile. Between
+  // starts the settle time covers it (counting it there made delivery worse in the demo).
+  // kW of reduction.
+  double pending_change(const std::vector<SiteIndex>& sites, TimePoint now, bool zones) const {
     double sum = 0;
     for (auto si : sites) {
       for (auto ai : fleet.site(si).assets) {
@@ -973,7 +976,7 @@ struct Core::Impl {
           const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
           const bool unsent = !sent || std::fabs(sent->command.value - want) > 0.5;
           if (unsent || sent->command.issued >= a.last->time) sum += want - a.last->p_kw;
-        } else if (a.asset.get<HvacZoneSpec>() && ai < control.size()) {
+        } else if (zones && a.asset.get<HvacZoneSpec>() && ai < control.size()) {
           const auto& c = control[ai];
           const auto* plan = c.plan.plan.get();
           if (!plan || c.plan.kind != 2) continue;
@@ -1192,7 +1195,7 @@ struct Core::Impl {
       const double request = target->request_kw;
       const auto m = measured(g.sites);
       if (!m) continue;
-      const double pending = immediate ? pending_change(g.sites, now) : 0.0;
+      const double pending = immediate ? pending_change(g.sites, now, target->reduction) : 0.0;
       // How far the group is from its aim, kW of import. A reduction event is steered by the
       // reduction the fleet's own readings show (estimated_reduction), not by the measured import
       // against the model's reference: the reference carries the day-ahead forecast's errors
