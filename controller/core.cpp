@@ -1702,6 +1702,14 @@ std::optional<double> Core::target_kw(TimePoint now) const {
   return impl_->ceiling(kFleetGroup, impl_->interval_floor(now), impl_->s.allocator.delivery_margin);
 }
 
+double Core::measured_reduction_kw(TimePoint now) const {
+  std::vector<SiteIndex> sites;
+  for (SiteIndex i = 0; i < impl_->fleet.sites().size(); ++i) {
+    if (impl_->fleet.site(i).enrolled) sites.push_back(i);
+  }
+  return impl_->estimated_reduction(sites, now);
+}
+
 std::string Core::describe(TimePoint now) const {
   const auto& m = *impl_;
   std::string out = "core at " + format_utc(now) + "\n";

@@ -196,6 +196,10 @@ class Core {
   std::optional<EventReport> report(const std::string& event_id, TimePoint now) const;
   // Fleet import target at `now` for the given group ("fleet" by default), if an event applies.
   std::optional<double> target_kw(TimePoint now) const;
+  // The reduction the enrolled sites' own readings show the plant's control gives now (what the
+  // allocator steers a reduction event by): battery discharge, PV curtailment, curtailed load,
+  // and the heat the zones under command hold beyond their default setpoints. kW.
+  double measured_reduction_kw(TimePoint now) const;
   // Human-readable state: events, plan, targets, per-asset setpoints and why.
   std::string describe(TimePoint now) const;
 

@@ -171,6 +171,49 @@ TEST_F(CoreTest, AReductionIsJudgedByTheSitesResponseNotByTheirImport) {
   EXPECT_NEAR(battery_kw["a"] + battery_kw["b"], first, 5);
 }
 
+// A zone we hold 1 K above its default setpoint gives, at first, the heat its envelope lets in
+// over that kelvin and the heat its mass gives the air ((h_out + h_ms) x 1 K / COP); as the mass
+// warms to the air the second part fades with the mass's time constant, toward the envelope's
+// alone. The office zone: h_out = 1 / 0.02 = 50 kW/K; h_ms = 9.1 W/(m2 K) x 2.5 x 40,000 m2 =
+// 910 kW/K; mass 88 % of 1,800 kWh/K, so tau = 0.88 x 1800 x 3600 / 910 = 6,266 s; COP 4 at
+// 35 C (no forecast).
+TEST_F(CoreTest, AZoneHeldAboveItsSetpointGivesWhatItsEnvelopeAndItsMassLetIn) {
+  report(t0 - 1min, 1000);
+  auto plan = std::make_shared<optimizer::Plan>();
+  plan->horizon = {t0, 15min, 8};
+  optimizer::SitePlan sp;
+  sp.id = "a";
+  optimizer::HvacPlan h;
+  h.id = "hvac";
+  h.electric_kw.assign(8, 100);
+  h.temp_c.assign(8, 26);
+  sp.hvac.push_back(h);
+  plan->sites.push_back(sp);
+  run(GridSignal{t0, "t", PriceSeries{"CNY", 1h, {{t0 - 1h, 1.0}}, {}}}, t0);
+  const auto reqs = only<SolveRequest>(run(Tick{}, t0));
+  ASSERT_FALSE(reqs.empty());
+  // The zone reads 24 C, a kelvin below its setpoint, but nothing of ours is in force: left alone.
+  EXPECT_NEAR(core.measured_reduction_kw(t0), 0, 1e-9);
+  run(SolveResult{reqs.back().id, plan, ""}, t0);
+  const double tau_s = 0.88 * 1800 * 3600 / 910;
+  for (int m = 0; m <= 90; ++m) {
+    const auto now = t0 + std::chrono::minutes(m) + 1s;
+    report(now - 1s, 1000, 60, false, 26);
+    Telemetry z;  // the zone at 26 C, steady, drawing 100 kW
+    z.site_id = "a";
+    z.asset_id = "hvac";
+    z.time = now;
+    z.p_kw = 100;
+    z.indoor_temp_c = 26;
+    run(z, now);
+    run(Tick{}, now);
+    if (m == 0 || m == 30 || m == 90) {
+      const double expected = (50 + 910 * std::exp(-60.0 * m / tau_s)) * 1.0 / 4;
+      EXPECT_NEAR(core.measured_reduction_kw(now), expected, 0.02 * expected) << "after " << m << " min";
+    }
+  }
+}
+
 TEST_F(CoreTest, CancellationMidEventReleasesAndIsATransition) {
   report(t0 - 1min, 1000);
   run(GridSignal{t0, "test", event("e1", t0, 1h, 1500)}, t0);
