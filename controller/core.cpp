@@ -291,7 +291,10 @@ struct Core::Impl {
 
   // What an event asks of a group at interval start `t`: a ceiling on its import, aiming
   // `margin` beyond the requested reduction, and that reduction; `reduction` for an event that
-  // asks for a reduction below what the sites would otherwise import (rather than for a cap).
+  // asks for a reduction below what the sites would otherwise import (rather than for a cap)
+  // measured from the model's reference. Where no forecast gave a reference, the settlement
+  // baseline stands in: it is what the event is settled against, and nothing better is known,
+  // so the meters are steered to it.
   // Plans aim further beyond the request than the real-time allocator does, so they set aside
   // flexibility (pre-cooling, stored energy) the allocator can call on when the buildings give
   // less than the plan's model expects.
@@ -308,9 +311,11 @@ struct Core::Impl {
       if (!(e->event.start <= mid && mid < e->event.end())) continue;
       const auto k = static_cast<std::size_t>((t - interval_floor(e->event.start)) / s.interval);
       double base = 0;
+      bool modelled = false;
       const auto ref = reference_kw.find(e->event.event_id);
       if (ref != reference_kw.end() && k < ref->second.size() && !std::isnan(ref->second[k])) {
         base = ref->second[k];
+        modelled = true;
       } else if (const auto it = settlements.find(e->event.event_id); it != settlements.end()) {
         base = k < it->second.fleet_baseline.size() ? it->second.fleet_baseline[k] : 0;
       }
@@ -320,7 +325,7 @@ struct Core::Impl {
       const double c = e->event.import_cap_kw ? *e->event.import_cap_kw - margin * request : base - request * (1 + margin);
       if (!best || e->event.priority > best_priority || (e->event.priority == best_priority && c < best->ceiling_kw)) {
         if (best && e->event.priority < best_priority) continue;
-        best = Aim{c, request, !e->event.import_cap_kw};
+        best = Aim{c, request, !e->event.import_cap_kw && modelled};
         best_priority = e->event.priority;
       }
     }
@@ -1200,7 +1205,8 @@ struct Core::Impl {
       // reduction the fleet's own readings show (estimated_reduction), not by the measured import
       // against the model's reference: the reference carries the day-ahead forecast's errors
       // (the demo day's PV and temperature put it 8 MW, 9 % of the request, off in one interval),
-      // and the estimate does not. A cap is steered by the measured import.
+      // and the estimate does not. A cap, and a reduction from the settlement baseline (no
+      // forecast), is steered by the measured import.
       const double e = target->reduction ? request * (1 + margin) - estimated_reduction(g.sites, now) - pending
                                          : *m - pending - target->ceiling_kw;
       // A share of what the event asks, not of the fleet's whole import: 1 % of a large fleet's

@@ -137,8 +137,17 @@ TEST_F(CoreTest, TheDeadbandIsAShareOfTheRequestNotOfTheImport) {
 // batteries' discharge), not by their import against a reference: the load behind the meters
 // rose by what the batteries give, so the meters read the same as before the event and the
 // import says nothing was delivered. Judged by the import, the allocator would keep adding
-// discharge up to the batteries' limits.
+// discharge up to the batteries' limits. (Without a forecast the settlement baseline, the load
+// before the event, is the reference, and the meters are steered to it: see the e2e run.)
 TEST_F(CoreTest, AReductionIsJudgedByTheSitesResponseNotByTheirImport) {
+  // A forecast gives the model's reference: 1,000 kW of base load a site (and site a's zone).
+  auto f = std::make_shared<Forecast>();
+  f->start = t0 - 1h;
+  f->step = 15min;
+  f->steps = 12;
+  f->outdoor_temp_c.assign(12, 30);
+  for (const std::string site : {"a", "b"}) f->sites[site].base_load_kw.assign(12, 1000);
+  run(ForecastUpdate{f}, t0 - 2min);
   report(t0 - 1min, 1000);
   CurtailmentEvent e;
   e.event_id = "e1";
