@@ -962,10 +962,11 @@ struct Core::Impl {
   // step). Batteries follow within seconds: the change in their output (one at a SoC limit has
   // read back since, and counts for nothing). With `zones`, HVAC zones too: they follow the
   // plan's setpoints within the interval, so what they draw beyond the plan's power for it. A
-  // reduction event counts them: without them, the first answer capped zones on top of the
+  // reduction steered by the sites' response counts them: without them, the first answer capped zones on top of the
   // plan's own step and the demo's fleet gave 145 % of the request for minutes, spending thermal
-  // headroom its last intervals needed. A cap does not: it is a limit, and the zones' step comes
-  // over the interval, so counting it at once leaves the import above the cap meanwhile. Between
+  // headroom its last intervals needed. The meters' aim does not (a cap is a limit, and the
+  // zones' step comes over the interval, so counting it at once leaves the import above the cap
+  // meanwhile; a settlement baseline is met by the meters as they read). Between
   // starts the settle time covers it (counting it there made delivery worse in the demo).
   // kW of reduction.
   double pending_change(const std::vector<SiteIndex>& sites, TimePoint now, bool zones) const {
