@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.hpp"
 #include "sim/emulators/emulator.hpp"
 #include "sim/emulators/serve_plan.hpp"
 #include "sim/fleet_gen.hpp"
@@ -37,6 +38,9 @@ Options:
   --start-at now         serve from the scenario time whose local time of day is now, with
                          device clocks on the real time (what a vppd on the system clock needs)
   --start-at scenario    serve from the scenario's start, device clocks in scenario time (default)
+  --time-of-day HH:MM    with --start-at now: serve from the scenario time at this local time of
+                         day instead of now's (device clocks still on the real time), so a run
+                         sees the same fleet whenever it starts
 )";
 
 [[noreturn]] void serve_usage_error(const std::string& msg) {
@@ -104,6 +108,11 @@ int serve_main(const std::vector<std::string_view>& args) {
       const auto v = value();
       if (v != "now" && v != "scenario") serve_usage_error("--start-at must be now or scenario, found '" + std::string(v) + "'");
       opt.start_at_now = v == "now";
+    } else if (a == "--time-of-day") {
+      const auto v = std::string(value());
+      const auto m = config::parse_hh_mm(v);
+      if (!m || *m >= 1440) serve_usage_error("--time-of-day must be HH:MM, found '" + v + "'");
+      opt.time_of_day = std::chrono::minutes(*m);
     } else if (a == "--help" || a == "-h") {
       std::fputs(kServeUsage, stdout);
       return 0;

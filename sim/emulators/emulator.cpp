@@ -623,7 +623,8 @@ Result<bool> Emulator::run(const std::function<void()>& on_ready) {
       const auto local = t.time_since_epoch() + std::chrono::minutes(sc.utc_offset_minutes);
       return ((local % day) + day) % day;
     };
-    const Duration delta = ((tod(now_step) - tod(sc.start)) % day + day) % day;
+    const Duration target = st.opt.time_of_day ? *st.opt.time_of_day : tod(now_step);
+    const Duration delta = ((target - tod(sc.start)) % day + day) % day;
     offset_steps = static_cast<std::size_t>(delta / step);
     st.t0 = sc.start + step * static_cast<std::int64_t>(offset_steps);
     st.shift = now_step - st.t0;

@@ -43,6 +43,7 @@ struct ServeOptions {
   std::string modbus_host = "127.0.0.1";
   std::optional<Duration> duration;     // scenario time to serve; default the scenario's duration
   bool start_at_now = false;
+  std::optional<Duration> time_of_day;  // with start_at_now: this local time of day, not now's
   double initial_soc_pct = 50;
 };
 
