@@ -46,7 +46,8 @@ double held_series_value(const std::vector<SeriesPoint>& pts, TimePoint t, doubl
 }
 
 // Interval `t` of a forecast series, or nullopt when the forecast does not cover it.
-std::optional<double> forecast_at(const Forecast* f, const std::vector<double>& series, TimePoint t) {
+template <typename T>
+std::optional<T> forecast_at(const Forecast* f, const std::vector<T>& series, TimePoint t) {
   if (!f || f->step <= Duration::zero() || series.empty() || t < f->start) return std::nullopt;
   const auto k = static_cast<std::size_t>((t - f->start) / f->step);
   if (k >= series.size()) return std::nullopt;
@@ -962,13 +963,13 @@ struct Core::Impl {
   // step). Batteries follow within seconds: the change in their output (one at a SoC limit has
   // read back since, and counts for nothing). With `zones`, HVAC zones too: they follow the
   // plan's setpoints within the interval, so what they draw beyond the plan's power for it. A
-  // reduction steered by the sites' response counts them: without them, the first answer capped zones on top of the
-  // plan's own step and the demo's fleet gave 145 % of the request for minutes, spending thermal
-  // headroom its last intervals needed. The meters' aim does not (a cap is a limit, and the
-  // zones' step comes over the interval, so counting it at once leaves the import above the cap
-  // meanwhile; a settlement baseline is met by the meters as they read). Between
-  // starts the settle time covers it (counting it there made delivery worse in the demo).
-  // kW of reduction.
+  // reduction steered by the sites' response counts them: without them, the first answer capped
+  // zones on top of the plan's own step and the demo's fleet gave 145 % of the request for
+  // minutes, spending thermal headroom its last intervals needed. The meters' aim does not (a
+  // cap is a limit, and the zones' step comes over the interval, so counting it at once leaves
+  // the import above the cap meanwhile; a settlement baseline is met by the meters as they
+  // read). Between starts the settle time covers it (counting it there made delivery worse in
+  // the demo). kW of reduction.
   double pending_change(const std::vector<SiteIndex>& sites, TimePoint now, bool zones) const {
     double sum = 0;
     for (auto si : sites) {
@@ -1094,11 +1095,9 @@ struct Core::Impl {
     const Forecast* f = forecast.get();
     if (!f) return true;
     const auto it = f->sites.find(site.site.id);
-    if (it == f->sites.end() || it->second.hvac_available.empty()) return true;
-    const auto& v = it->second.hvac_available;
-    if (t < f->start || f->step <= Duration::zero()) return true;
-    const auto k = static_cast<std::size_t>((t - f->start) / f->step);
-    return k >= v.size() || v[k] != 0;
+    if (it == f->sites.end()) return true;
+    const auto v = forecast_at(f, it->second.hvac_available, t);
+    return !v || *v != 0;
   }
 
   // The thermal mass of a zone follows its air: C_m dTm/dt = h_ms (Ta - Tm) + gains. Had the
