@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace vpp::controller {
 
@@ -11,21 +10,28 @@ std::vector<Share> allocate(std::span<const Flex> flex, double need_kw, double& 
   unmet_kw = need_kw;
   if (need_kw == 0 || flex.empty()) return out;
   const bool more = need_kw > 0;
-  std::vector<std::uint32_t> order(flex.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+  auto room = [&](const Flex& f) { return more ? f.up_kw : f.down_kw; };
+  // Merit order as a heap: the need is usually covered by a few of the fleet's assets, so
+  // building a heap (linear) and taking its best few beats sorting them all.
+  std::vector<std::uint32_t> order;
+  order.reserve(flex.size());
+  for (std::uint32_t i = 0; i < flex.size(); ++i) {
+    if (room(flex[i]) > 0) order.push_back(i);
+  }
+  // True when flex[a] comes after flex[b]: a heap on it keeps the next in merit order on top.
+  const auto after = [&](std::uint32_t a, std::uint32_t b) {
     const auto& x = flex[a];
     const auto& y = flex[b];
-    if (x.cost != y.cost) return more ? x.cost < y.cost : x.cost > y.cost;
-    return x.asset < y.asset;
-  });
+    if (x.cost != y.cost) return more ? x.cost > y.cost : x.cost < y.cost;
+    return x.asset > y.asset;
+  };
+  std::make_heap(order.begin(), order.end(), after);
   double left = std::fabs(need_kw);
-  for (auto i : order) {
-    if (left <= 0) break;
-    const double room = more ? flex[i].up_kw : flex[i].down_kw;
-    if (!(room > 0)) continue;
-    const double take = std::min(room, left);
-    out.push_back({flex[i].asset, more ? take : -take});
+  for (auto end = order.end(); left > 0 && end != order.begin(); --end) {
+    std::pop_heap(order.begin(), end, after);
+    const Flex& f = flex[*(end - 1)];
+    const double take = std::min(room(f), left);
+    out.push_back({f.asset, more ? take : -take});
     left -= take;
   }
   unmet_kw = more ? left : -left;

@@ -17,9 +17,8 @@ double CommandTracker::deadband(SetpointKind kind) const {
 SendDecision CommandTracker::decide(AssetIndex asset, SetpointKind kind, double value, TimePoint now) const {
   const SentCommand* s = last(asset);
   if (!s || s->rejected) return SendDecision::send;
-  const Command& c = s->command;
-  const bool changed = c.kind != kind || std::fabs(c.value - value) > deadband(kind);
-  const bool expiring = c.expires - now <= settings_.refresh_before_expiry;
+  const bool changed = s->kind != kind || std::fabs(s->value - value) > deadband(kind);
+  const bool expiring = s->expires - now <= settings_.refresh_before_expiry;
   if (!changed && !expiring) return SendDecision::unchanged;
   if (now - s->last_sent_at < settings_.min_interval) return SendDecision::rate_limited;
   return SendDecision::send;
@@ -27,9 +26,12 @@ SendDecision CommandTracker::decide(AssetIndex asset, SetpointKind kind, double 
 
 Command CommandTracker::issue(AssetIndex asset, const std::string& site_id, const std::string& asset_id,
                               SetpointKind kind, double value, TimePoint now, std::string reason) {
-  if (asset >= by_asset_.size()) by_asset_.resize(asset + 1);
-  if (auto& old = by_asset_[asset]; old && !old->acked) pending_.erase(old->command.command_id);
-  Command c;
+  if (asset >= sent_.size()) {
+    sent_.resize(asset + 1);
+    commands_.resize(asset + 1);
+  }
+  if (auto& old = sent_[asset]; old && !old->acked) pending_.erase(commands_[asset].command_id);
+  Command& c = commands_[asset];
   c.command_id = prefix_ + std::to_string(++next_id_);
   c.site_id = site_id;
   c.asset_id = asset_id;
@@ -39,10 +41,13 @@ Command CommandTracker::issue(AssetIndex asset, const std::string& site_id, cons
   c.expires = now + settings_.ttl;
   c.reason = std::move(reason);
   SentCommand s;
-  s.command = c;
+  s.kind = kind;
+  s.value = value;
+  s.issued = now;
+  s.expires = c.expires;
   s.ack_deadline = now + settings_.ack_timeout;
   s.last_sent_at = now;
-  by_asset_[asset] = s;
+  sent_[asset] = s;
   pending_.emplace(c.command_id, asset);
   return c;
 }
@@ -53,8 +58,8 @@ AckOutcome CommandTracker::on_ack(const CommandAck& ack) {
   if (it == pending_.end()) return out;
   out.asset = it->second;
   pending_.erase(it);
-  auto& s = by_asset_[out.asset];
-  if (!s || s->command.command_id != ack.command_id) return out;
+  auto& s = sent_[out.asset];
+  if (!s || commands_[out.asset].command_id != ack.command_id) return out;
   s->acked = true;
   if (ack.status == AckStatus::rejected || ack.status == AckStatus::expired) {
     s->rejected = true;
@@ -68,43 +73,29 @@ void CommandTracker::overdue(TimePoint now, std::vector<Command>& resend, std::v
   // Deterministic order: by asset index.
   std::vector<AssetIndex> due;
   for (const auto& [id, asset] : pending_) {
-    const auto& s = by_asset_[asset];
+    const auto& s = sent_[asset];
     if (s && now >= s->ack_deadline) due.push_back(asset);
   }
   std::sort(due.begin(), due.end());
   for (AssetIndex a : due) {
-    auto& s = *by_asset_[a];
-    if (now >= s.command.expires) {
-      pending_.erase(s.command.command_id);  // lapsed unacknowledged: nothing left to retry
-      gave_up.push_back(a);
-      continue;
-    }
-    if (s.retries >= settings_.max_retries) {
-      pending_.erase(s.command.command_id);
+    auto& s = *sent_[a];
+    if (now >= s.expires || s.retries >= settings_.max_retries) {
+      // Lapsed unacknowledged (nothing left to retry), or out of retries.
+      pending_.erase(commands_[a].command_id);
       gave_up.push_back(a);
       continue;
     }
     ++s.retries;
     s.ack_deadline = now + settings_.ack_timeout;
     s.last_sent_at = now;
-    resend.push_back(s.command);
+    resend.push_back(commands_[a]);
   }
 }
 
-const SentCommand* CommandTracker::last(AssetIndex asset) const {
-  if (asset >= by_asset_.size() || !by_asset_[asset]) return nullptr;
-  return &*by_asset_[asset];
-}
-
-bool CommandTracker::in_force(AssetIndex asset, TimePoint now) const {
-  const auto* s = last(asset);
-  return s && !s->rejected && now < s->command.expires;
-}
-
 void CommandTracker::forget(AssetIndex asset) {
-  if (asset >= by_asset_.size() || !by_asset_[asset]) return;
-  pending_.erase(by_asset_[asset]->command.command_id);
-  by_asset_[asset].reset();
+  if (!last(asset)) return;
+  pending_.erase(commands_[asset].command_id);
+  sent_[asset].reset();
 }
 
 }  // namespace vpp::controller

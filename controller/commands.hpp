@@ -15,11 +15,16 @@
 
 namespace vpp::controller {
 
+// What the tracker knows of a slot's last command, as the control tick reads it for every asset:
+// compact (the command itself, with its id and reason strings, is kept apart; see command()).
 struct SentCommand {
-  Command command;
+  SetpointKind kind = SetpointKind::unspecified;
   bool acked = false;
   bool rejected = false;
   int retries = 0;
+  double value = 0;
+  TimePoint issued{};
+  TimePoint expires{};
   TimePoint ack_deadline{};
   TimePoint last_sent_at{};
 };
@@ -44,9 +49,16 @@ class CommandTracker {
   // Commands whose ack is overdue: re-sent (returned in `resend`) or, past the retry budget,
   // given up (returned in `gave_up`).
   void overdue(TimePoint now, std::vector<Command>& resend, std::vector<AssetIndex>& gave_up);
-  const SentCommand* last(AssetIndex asset) const;
+  // The asset's last command (nullptr: none, or forgotten), and the command in full.
+  const SentCommand* last(AssetIndex asset) const {
+    return asset < sent_.size() && sent_[asset] ? &*sent_[asset] : nullptr;
+  }
+  const Command* command(AssetIndex asset) const { return last(asset) ? &commands_[asset] : nullptr; }
   // True while the asset's last command is still in force (not expired, not rejected).
-  bool in_force(AssetIndex asset, TimePoint now) const;
+  bool in_force(AssetIndex asset, TimePoint now) const {
+    const auto* s = last(asset);
+    return s && !s->rejected && now < s->expires;
+  }
   void forget(AssetIndex asset);
   std::uint64_t issued() const { return next_id_; }
 
@@ -55,7 +67,8 @@ class CommandTracker {
 
   CommandSettings settings_;
   std::string prefix_;
-  std::vector<std::optional<SentCommand>> by_asset_;
+  std::vector<std::optional<SentCommand>> sent_;
+  std::vector<Command> commands_;  // the last command in full, where sent_ has one
   std::unordered_map<std::string, AssetIndex> pending_;  // command id -> asset, until acked
   std::uint64_t next_id_ = 0;
 };

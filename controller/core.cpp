@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -201,6 +202,8 @@ struct Core::Impl {
   std::map<std::string, std::vector<SiteIndex>> assign_groups(TimePoint now) const {
     std::map<std::string, std::vector<SiteIndex>> g;
     const auto events = book.overlapping(now, now + s.interval * s.horizon_steps);
+    std::vector<SiteIndex>* bucket = nullptr;  // the last site's group: neighbours mostly share it
+    std::string bucket_key;
     for (SiteIndex i = 0; i < fleet.sites().size(); ++i) {
       const auto& site = fleet.site(i);
       if (!site.enrolled) continue;
@@ -221,7 +224,11 @@ struct Core::Impl {
         }
         key = fleet_wide && all ? kFleetGroup : kFreeGroup;
       }
-      g[key].push_back(i);
+      if (!bucket || key != bucket_key) {
+        bucket = &g[key];
+        bucket_key = key;
+      }
+      bucket->push_back(i);
     }
     return g;
   }
@@ -729,6 +736,11 @@ struct Core::Impl {
     if (ai >= control.size()) control.resize(ai + 1);
     return control[ai];
   }
+  // Read-only, without growing `control` (nor copying the entry: it holds the plan's pointers).
+  const Control& control_of(AssetIndex ai) const {
+    static const Control none;
+    return ai < control.size() ? control[ai] : none;
+  }
 
   // ----------------------------------------------------------------------------- commands
 
@@ -741,14 +753,27 @@ struct Core::Impl {
     double correction_kw = 0;
   };
 
-  std::string reason(const Setpoint& sp, TimePoint now) const {
-    std::string r = sp.source;
-    if (sp.plan_id) r += " #" + std::to_string(sp.plan_id);
-    if (sp.correction_kw != 0) r += fmt(" + correction %.1f kW", sp.correction_kw);
+  // What every command sent at `now` says after its own source: the events it serves and the
+  // price. The same for the whole fleet, so built once per pass (see apply_setpoints).
+  std::string reason_context(TimePoint now) const {
+    std::string r;
     for (const auto* e : book.overlapping(now, now + Duration(1))) {
       if (e->state == EventState::active) r += " for event " + e->event.event_id;
     }
     if (prices) r += fmt(" at %.4f/kWh", held_series_value(prices->import_price, now, 0));
+    return r;
+  }
+
+  // Built for every command sent, so without printf.
+  std::string reason(const Setpoint& sp, const std::string& context) const {
+    std::string r = sp.source;
+    if (sp.plan_id) r += " #" + std::to_string(sp.plan_id);
+    if (sp.correction_kw != 0) {
+      char buf[32];
+      const auto end = std::to_chars(buf, buf + sizeof buf, sp.correction_kw, std::chars_format::fixed, 1).ptr;
+      r.append(" + correction ").append(buf, end).append(" kW");
+    }
+    r += context;
     return r;
   }
 
@@ -761,6 +786,7 @@ struct Core::Impl {
   static AssetIndex slot(AssetIndex ai, AssetIndex channel) { return ai * kChannels + channel; }
   static AssetIndex slot(AssetIndex ai, SetpointKind k) { return slot(ai, channel_of(k)); }
   static AssetIndex asset_of(AssetIndex slot) { return slot / kChannels; }
+  static AssetIndex channels(const AssetState& a) { return a.asset.kind() == AssetKind::hvac_zone ? 2 : 1; }
 
   bool any_in_force(AssetIndex ai, TimePoint now) const {
     return tracker.in_force(slot(ai, AssetIndex{0}), now) || tracker.in_force(slot(ai, AssetIndex{1}), now);
@@ -777,7 +803,7 @@ struct Core::Impl {
   Desired desired(AssetIndex ai, TimePoint now) const {
     Desired d;
     const auto& a = fleet.asset(ai);
-    const Control& c = ai < control.size() ? control[ai] : Control{};
+    const Control& c = control_of(ai);
     const optimizer::Plan* plan = c.plan.plan.get();
     int k = -1;
     if (plan) {
@@ -863,33 +889,35 @@ struct Core::Impl {
 
   // Sends what changed. `only` limits the pass to some assets (the allocator's shares).
   void apply_setpoints(std::vector<Output>& out, TimePoint now, const std::vector<AssetIndex>* only) {
+    std::optional<std::string> context;  // reason_context, once something is sent
+    auto emit = [&](AssetIndex ai, const Setpoint& sp) { send(out, ai, sp, now, context); };
     auto one = [&](AssetIndex ai) {
       const auto& a = fleet.asset(ai);
       const auto& site = fleet.site(a.site);
       if (!site.enrolled || !a.online || a.asset.kind() == AssetKind::site_meter) return;
       if (!leases.all().empty() && !leases.dispatch_may_write(asset_key(site, a))) return;
-      const auto& c = ai < control.size() ? control[ai] : Control{};
+      const auto& c = control_of(ai);
       if (now < c.hold_until) {
         // Rebound staging: keep what it has until its stage is released.
-        for (AssetIndex ch = 0; ch < kChannels; ++ch) {
+        for (AssetIndex ch = 0; ch < channels(a); ++ch) {
           if (const auto* last = tracker.last(slot(ai, ch)); last && !last->rejected) {
-            send(out, ai, Setpoint{last->command.kind, last->command.value, "rebound hold"}, now);
+            emit(ai, Setpoint{last->kind, last->value, "rebound hold"});
           }
         }
         return;
       }
       const auto d = site_available(site, now) ? desired(ai, now) : Desired{};
-      for (AssetIndex ch = 0; ch < kChannels; ++ch) {
+      for (AssetIndex ch = 0; ch < channels(a); ++ch) {
         if (d[ch]) {
-          send(out, ai, *d[ch], now);
+          emit(ai, *d[ch]);
           continue;
         }
         // Nothing to ask on this channel: release what is still in force, so the device
         // returns to its own behaviour now rather than when the command expires.
         const AssetIndex sl = slot(ai, ch);
         if (const auto* last = tracker.last(sl); last && tracker.in_force(sl, now)) {
-          const double neutral = neutral_value(a.asset, last->command.kind);
-          if (last->command.value != neutral) send(out, ai, Setpoint{last->command.kind, neutral, "release"}, now);
+          const double neutral = neutral_value(a.asset, last->kind);
+          if (last->value != neutral) emit(ai, Setpoint{last->kind, neutral, "release"});
         }
       }
     };
@@ -900,7 +928,7 @@ struct Core::Impl {
     }
   }
 
-  void send(std::vector<Output>& out, AssetIndex ai, const Setpoint& sp, TimePoint now) {
+  void send(std::vector<Output>& out, AssetIndex ai, const Setpoint& sp, TimePoint now, std::optional<std::string>& context) {
     const SetpointKind kind = sp.kind;
     const AssetIndex sl = slot(ai, kind);
     const auto& a = fleet.asset(ai);
@@ -911,8 +939,8 @@ struct Core::Impl {
     in.site_import_kw = fleet.site_import_kw(a.site);
     in.kind = kind;
     in.requested = sp.value;
-    if (const auto* last = tracker.last(sl); last && last->command.kind == kind) {
-      in.last_sent = last->command.value;
+    if (const auto* last = tracker.last(sl); last && last->kind == kind) {
+      in.last_sent = last->value;
       in.last_sent_at = last->last_sent_at;
     }
     in.now = now;
@@ -923,18 +951,22 @@ struct Core::Impl {
       alarm_once(out, Severity::warning, "command_refused", asset_key(site, a), env.refusal);
       return;
     }
-    if (kind == SetpointKind::hvac_power_cap_kw &&
-        std::find(env.clamps.begin(), env.clamps.end(), "comfort") != env.clamps.end()) {
+    if (kind == SetpointKind::hvac_power_cap_kw && env.clamps.contains("comfort")) {
       // Comfort took the cap away: so does the allocator, which must judge the zone afresh
       // rather than cap it again the moment it has cooled a little.
       ctl(ai).correction_kw = 0;
     }
     if (tracker.decide(sl, kind, env.value, now) != SendDecision::send) return;
-    std::string why = reason(sp, now);
+    if (!context) context = reason_context(now);
+    std::string why = reason(sp, *context);
     if (!env.clamps.empty()) {
       ++counters.commands_clamped;
-      why += " (clamped: ";
-      for (std::size_t i = 0; i < env.clamps.size(); ++i) why += (i ? ", " : "") + env.clamps[i];
+      const char* sep = " (clamped: ";
+      for (const char* c : env.clamps) {
+        why += sep;
+        why += c;
+        sep = ", ";
+      }
       why += ")";
     }
     out.push_back(tracker.issue(sl, site.site.id, a.asset.id, kind, env.value, now, std::move(why)));
@@ -981,10 +1013,10 @@ struct Core::Impl {
           if (!d) continue;
           const double want = std::clamp(d->value, -b->max_charge_kw, b->max_discharge_kw);
           const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
-          const bool unsent = !sent || std::fabs(sent->command.value - want) > 0.5;
-          if (unsent || sent->command.issued >= a.last->time) sum += want - a.last->p_kw;
-        } else if (zones && a.asset.get<HvacZoneSpec>() && ai < control.size()) {
-          const auto& c = control[ai];
+          const bool unsent = !sent || std::fabs(sent->value - want) > 0.5;
+          if (unsent || sent->issued >= a.last->time) sum += want - a.last->p_kw;
+        } else if (zones && a.asset.get<HvacZoneSpec>()) {
+          const auto& c = control_of(ai);
           const auto* plan = c.plan.plan.get();
           if (!plan || c.plan.kind != 2) continue;
           const auto k = (now - plan->horizon.start) / plan->horizon.step;
@@ -1012,22 +1044,28 @@ struct Core::Impl {
     Flex f;
     f.asset = ai;
     const auto& a = fleet.asset(ai);
+    const AssetKind kind = a.asset.kind();
+    if (kind != AssetKind::battery && kind != AssetKind::hvac_zone && kind != AssetKind::flexible_load && kind != AssetKind::pv) {
+      return f;  // nothing the allocator moves
+    }
     const auto& site = fleet.site(a.site);
+    const Control& c = control_of(ai);
     if (!a.online || !a.last || !site.enrolled || (!leases.all().empty() && !leases.dispatch_may_write(asset_key(site, a))) ||
-        !site_available(site, now) || now < ctl(ai).hold_until) {
+        !site_available(site, now) || now < c.hold_until) {
       return f;
     }
     const auto& lim = site.site.limits;
-    const double corr = ctl(ai).correction_kw;
+    const double corr = c.correction_kw;
     f.down_kw = std::max(0.0, corr);
-    switch (a.asset.kind()) {
+    // What the asset is told now on its main channel (HVAC zones are judged by their power).
+    const auto d = kind == AssetKind::hvac_zone ? std::nullopt : desired(ai, now)[0];
+    switch (kind) {
       case AssetKind::battery: {
         // A battery may also give back the plan's own discharge: energy not needed now is
         // energy for the rest of the event.
-        if (const auto d = desired(ai, now)[0]) f.down_kw = std::max(0.0, d->value);
+        if (d) f.down_kw = std::max(0.0, d->value);
         if (std::isnan(a.last->soc_pct)) return f;
         const auto& b = *a.asset.get<BatterySpec>();
-        const auto d = desired(ai, now)[0];
         const double current = d ? d->value : 0;
         EnvelopeInput in{&a, &site, fleet.site_import_kw(a.site), SetpointKind::battery_p_kw, 1e9, std::nullopt, {}, now,
                          s.commands.ttl, s.commands.max_setpoint_offset_c};
@@ -1051,7 +1089,7 @@ struct Core::Impl {
         const double margin = lim.comfort_max_c - kComfortGuardC - heading;
         if (margin <= 0) return f;
         // Reduction is taken against the power drawn when the first correction was made.
-        const double base = corr > 0 ? ctl(ai).hvac_base_kw : a.last->p_kw;
+        const double base = corr > 0 ? c.hvac_base_kw : a.last->p_kw;
         // A cap is not lifted to correct over-delivery: a zone held back has demand waiting and
         // would return far more than the cap gave. Caps end with comfort (the envelope), the
         // event, or the asset going offline.
@@ -1071,14 +1109,12 @@ struct Core::Impl {
         const auto& fl = *a.asset.get<FlexibleLoadSpec>();
         const double site_max = lim.max_curtailment_pct > 0 ? lim.max_curtailment_pct : 100;
         const double p = std::isnan(a.last->p_kw) ? 0 : a.last->p_kw;
-        const auto d = desired(ai, now)[0];
         const double curtailed = d ? d->value / 100 * p : 0;
         f.up_kw = std::max(0.0, p * std::min(fl.max_curtail_pct, site_max) / 100 - curtailed);
         f.cost = s.planning.curtail_cost_per_kwh;
         break;
       }
       case AssetKind::pv: {
-        const auto d = desired(ai, now)[0];
         if (!d || std::isnan(a.last->available_kw)) return f;
         f.up_kw = std::max(0.0, a.last->available_kw - d->value);
         f.cost = 0;
@@ -1152,7 +1188,7 @@ struct Core::Impl {
           case AssetKind::flexible_load: {
             const auto* sent = tracker.last(slot(ai, AssetIndex{0}));
             if (!sent || !tracker.in_force(slot(ai, AssetIndex{0}), now)) break;
-            const double pct = std::clamp(sent->command.value, 0.0, 99.0);
+            const double pct = std::clamp(sent->value, 0.0, 99.0);
             sum += p * pct / (100 - pct);
             break;
           }
@@ -1165,7 +1201,7 @@ struct Core::Impl {
             const double air = any_in_force(ai, now) ? (1 / hz.thermal_resistance_k_per_kw + h_ms) * (a.last->indoor_temp_c - hz.default_setpoint_c) +
                                                            c_air_kj * Fleet::temp_slope_c_per_s(a)
                                                      : 0.0;
-            const double dq = air - h_ms * (ai < control.size() ? control[ai].mass_lag_c : 0.0);
+            const double dq = air - h_ms * control_of(ai).mass_lag_c;
             const double cop = cooling_cop(hz.rated_cop, t_out.value_or(35.0));
             sum += std::clamp(p + dq / cop, 0.0, std::max(p, hz.rated_electric_kw)) - p;
             break;
@@ -1177,9 +1213,11 @@ struct Core::Impl {
     return sum;
   }
 
-  // Follows each group's target between solves. `immediate`: a new event, answered at once
-  // from the fleet's known headroom, without waiting for the settle time.
+  // Follows each group's target between solves, and sends what it moved. `immediate`: a new
+  // event, answered at once from the fleet's known headroom, without waiting for the settle
+  // time.
   void allocate_tick(std::vector<Output>& out, TimePoint now, bool immediate) {
+    std::vector<AssetIndex> touched;
     for (auto& [key, g] : groups) {
       if (key == kFreeGroup) continue;
       // Judge a correction only by readings taken after it had time to act.
@@ -1216,7 +1254,6 @@ struct Core::Impl {
       if (e < 0 && -e < 2 * band) continue;  // over-delivering slightly: leave it
       const double need = (immediate ? 1.0 : s.allocator.gain) * e;
       std::vector<Flex> flex;
-      std::vector<AssetIndex> touched;
       std::optional<TimePoint> event_end;
       for (const auto* e : group_events(key, now, now + Duration(1))) {
         if (e->state == EventState::active) event_end = event_end ? std::min(*event_end, e->event.end()) : e->event.end();
@@ -1228,6 +1265,7 @@ struct Core::Impl {
         }
       }
       double unmet = 0;
+      const auto moved_before = touched.size();
       for (const auto& sh : allocate(flex, need, unmet)) {
         auto& c = ctl(sh.asset);
         const auto& a = fleet.asset(sh.asset);
@@ -1242,10 +1280,10 @@ struct Core::Impl {
       } else {
         clear_alarm("flexibility_exhausted", key);
       }
-      std::sort(touched.begin(), touched.end());
-      apply_setpoints(out, now, &touched);
-      if (!touched.empty()) g.last_correction = now;
+      if (touched.size() > moved_before) g.last_correction = now;
     }
+    std::sort(touched.begin(), touched.end());
+    apply_setpoints(out, now, &touched);
   }
 
   // ---------------------------------------------------------------------------- lifecycle
@@ -1561,8 +1599,8 @@ struct Core::Impl {
         const AssetIndex sl = slot(ai, ch);
         const auto* last = tracker.last(sl);
         if (last && tracker.in_force(sl, now)) {
-          Command c = tracker.issue(sl, u.site_id, a.asset.id, last->command.kind,
-                                    neutral_value(a.asset, last->command.kind), now, "site unenrolled: release");
+          Command c = tracker.issue(sl, u.site_id, a.asset.id, last->kind, neutral_value(a.asset, last->kind), now,
+                                    "site unenrolled: release");
           c.expires = now + s.commands.ack_timeout * (s.commands.max_retries + 1);
           out.push_back(std::move(c));
           ++counters.commands_sent;
@@ -1747,8 +1785,8 @@ std::string Core::describe(TimePoint now) const {
     for (AssetIndex ch = 0; ch < Impl::kChannels; ++ch) {
       const auto* last = m.tracker.last(Impl::slot(ai, ch));
       if (!last) continue;
-      out += "  " + m.fleet.site(a.site).site.id + "/" + a.asset.id + ": " + fmt("%.2f", last->command.value) + " (" +
-             last->command.reason + ")" + (last->acked ? "" : " unacked") + "\n";
+      out += "  " + m.fleet.site(a.site).site.id + "/" + a.asset.id + ": " + fmt("%.2f", last->value) + " (" +
+             m.tracker.command(Impl::slot(ai, ch))->reason + ")" + (last->acked ? "" : " unacked") + "\n";
     }
   }
   return out;

@@ -8,14 +8,15 @@ namespace {
 
 struct Clamp {
   double value;
-  std::vector<std::string>& clamps;
+  Clamps& clamps;
   void to(double lo, double hi, const char* why) {
+    if (value >= lo && value <= hi) return;  // the usual case
     // An empty range (lo > hi) resolves toward the bound nearest zero effort: hi wins, as
     // every upper bound here protects equipment or comfort.
     const double v = std::min(std::max(value, lo), hi);
     if (v != value) {
       value = v;
-      if (std::find(clamps.begin(), clamps.end(), why) == clamps.end()) clamps.emplace_back(why);
+      clamps.add(why);
     }
   }
 };
@@ -74,21 +75,9 @@ EnvelopeResult apply_envelope(const EnvelopeInput& in) {
         c.to(*in.last_sent - step, *in.last_sent + step, "ramp");
       }
       if (in.site_import_kw && m && !std::isnan(m->p_kw)) {
-        // The tighter of the site's enrolled limits and its meter's connection limits
-        // (import 0 = none; export 0 = no export).
-        double import_limit = limits.import_limit_kw;
-        double export_limit = limits.export_limit_kw;
-        for (const auto& a : in.site->site.assets) {
-          if (const auto* sm = a.get<SiteMeterSpec>()) {
-            if (sm->import_limit_kw > 0) {
-              import_limit = import_limit > 0 ? std::min(import_limit, sm->import_limit_kw) : sm->import_limit_kw;
-            }
-            export_limit = std::min(export_limit, sm->export_limit_kw);
-          }
-        }
         const double import_without = *in.site_import_kw + m->p_kw;  // site import if the battery idled
-        if (import_limit > 0) c.to(import_without - import_limit, 1e300, "site import limit");
-        c.to(-1e300, std::max(0.0, import_without + export_limit), "site export limit");
+        if (in.site->import_limit_kw > 0) c.to(import_without - in.site->import_limit_kw, 1e300, "site import limit");
+        c.to(-1e300, std::max(0.0, import_without + in.site->export_limit_kw), "site export limit");
       }
       c.to(-b.max_charge_kw, b.max_discharge_kw, "rating");
       if (!m || std::isnan(m->soc_pct)) {

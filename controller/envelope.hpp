@@ -3,8 +3,11 @@
 // the allocator or an operator asks for, the setpoint is clamped to the asset's ratings, the
 // site's enrolled limits (battery reserve, comfort band, curtailment share, import/export
 // limits) and the asset's ramp limit, and the clamps applied are named.
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/fleet.hpp"
@@ -26,10 +29,29 @@ struct EnvelopeInput {
   double max_setpoint_offset_c = 4;      // largest setpoint change a BMS is asked for
 };
 
+// The limits that changed a setpoint, by name ("rating", "reserve", "ramp", ...), in the order
+// they applied. Names are string literals held inline: the envelope runs for every asset on
+// every control tick and allocates nothing.
+class Clamps {
+ public:
+  void add(const char* why) {
+    if (!contains(why) && n_ < names_.size()) names_[n_++] = why;
+  }
+  bool contains(std::string_view why) const { return std::find(begin(), end(), why) != end(); }
+  bool empty() const { return n_ == 0; }
+  const char* const* begin() const { return names_.data(); }
+  const char* const* end() const { return names_.data() + n_; }
+  std::vector<std::string> names() const { return {begin(), end()}; }
+
+ private:
+  std::array<const char*, 8> names_{};  // more than any setpoint kind has limits
+  std::size_t n_ = 0;
+};
+
 struct EnvelopeResult {
   bool allowed = true;                   // false: the kind is not valid for this asset
   double value = 0;
-  std::vector<std::string> clamps;       // e.g. "rating", "reserve", "ramp"
+  Clamps clamps;
   std::string refusal;                   // why not allowed
 };
 

@@ -38,7 +38,15 @@ void Fleet::enrol(const Site& site) {
   s.enrolled = true;
   s.assets.clear();
   s.meter = kNone;
+  s.import_limit_kw = site.limits.import_limit_kw;
+  s.export_limit_kw = site.limits.export_limit_kw;
   for (const auto& a : site.assets) {
+    if (const auto* sm = a.get<SiteMeterSpec>()) {
+      if (sm->import_limit_kw > 0) {
+        s.import_limit_kw = s.import_limit_kw > 0 ? std::min(s.import_limit_kw, sm->import_limit_kw) : sm->import_limit_kw;
+      }
+      s.export_limit_kw = std::min(s.export_limit_kw, sm->export_limit_kw);
+    }
     const auto k = key(site.id, a.id);
     AssetIndex ai;
     if (auto it = asset_index_.find(k); it != asset_index_.end()) {

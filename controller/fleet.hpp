@@ -32,14 +32,15 @@ struct Measurement {
   double available_kw = kNaN;
 };
 
+// What every control tick reads of every asset comes first, together.
 struct AssetState {
   SiteIndex site = kNone;
-  Asset asset;
+  bool online = false;
+  int identical_readings = 0;            // consecutive identical non-zero readings
   std::optional<Measurement> last;       // nullopt until the first accepted reading
   std::optional<Measurement> previous;   // the reading before `last`, for rates of change
   TimePoint last_accepted_at{};          // core time of the last accepted reading
-  bool online = false;
-  int identical_readings = 0;            // consecutive identical non-zero readings
+  Asset asset;
   std::string gated_reason;              // the reason the last reading was gated, if any
 };
 
@@ -48,6 +49,10 @@ struct SiteState {
   std::vector<AssetIndex> assets;
   AssetIndex meter = kNone;              // the site meter, if the site has one
   bool enrolled = true;
+  // The tighter of the site's enrolled limits and its meters' connection limits, kW (import 0:
+  // none; export 0: no export).
+  double import_limit_kw = 0;
+  double export_limit_kw = 0;
 };
 
 enum class GateOutcome { accepted, rejected };
