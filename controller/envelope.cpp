@@ -9,8 +9,9 @@ namespace {
 struct Clamp {
   double value;
   Clamps& clamps;
-  void to(double lo, double hi, const char* why) {
-    if (value >= lo && value <= hi) return;  // the usual case
+  // Inlined: it runs several times per command, for every asset on every control tick.
+  [[gnu::always_inline]] void to(double lo, double hi, const char* why) {
+    if (value >= lo && value <= hi) [[likely]] return;
     // An empty range (lo > hi) resolves toward the bound nearest zero effort: hi wins, as
     // every upper bound here protects equipment or comfort.
     const double v = std::min(std::max(value, lo), hi);

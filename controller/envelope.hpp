@@ -35,7 +35,8 @@ struct EnvelopeInput {
 class Clamps {
  public:
   void add(const char* why) {
-    if (!contains(why) && n_ < names_.size()) names_[n_++] = why;
+    // By address: the names are the envelope's own literals.
+    if (std::find(begin(), end(), why) == end() && n_ < names_.size()) names_[n_++] = why;
   }
   bool contains(std::string_view why) const { return std::find(begin(), end(), why) != end(); }
   bool empty() const { return n_ == 0; }
