@@ -1265,22 +1265,25 @@ struct Core::Impl {
         }
       }
       double unmet = 0;
-      const auto moved_before = touched.size();
-      for (const auto& sh : allocate(flex, need, unmet)) {
+      const auto shares = allocate(flex, need, unmet);
+      for (const auto& sh : shares) {
         auto& c = ctl(sh.asset);
         const auto& a = fleet.asset(sh.asset);
         if (c.correction_kw <= 0 && a.asset.kind() == AssetKind::hvac_zone) c.hvac_base_kw = a.last->p_kw;
         c.correction_kw += sh.delta_kw;
         if (a.asset.kind() != AssetKind::battery) c.correction_kw = std::max(0.0, c.correction_kw);
-        touched.push_back(sh.asset);
+        // A share within a command's deadband goes out with the next tick's pass over the fleet
+        // (with whatever else the asset has gathered by then): a fleet short of its target hands
+        // thousands of assets a few watts each, every tick.
+        if (std::fabs(sh.delta_kw) >= s.commands.deadband_kw) touched.push_back(sh.asset);
       }
+      if (!shares.empty()) g.last_correction = now;
       if (unmet > band) {
         alarm_once(out, Severity::warning, "flexibility_exhausted", key,
                    fmt("%.0f kW of the target cannot be met by the fleet's headroom now", unmet));
       } else {
         clear_alarm("flexibility_exhausted", key);
       }
-      if (touched.size() > moved_before) g.last_correction = now;
     }
     std::sort(touched.begin(), touched.end());
     apply_setpoints(out, now, &touched);
