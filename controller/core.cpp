@@ -1141,24 +1141,27 @@ struct Core::Impl {
   // difference between the two masses is a first-order lag of (Ta - setpoint) with time
   // constant C_m / h_ms, whatever the weather and the gains were. Brought forward every tick.
   void update_mass_lags(TimePoint now) {
-    for (AssetIndex ai = 0; ai < fleet.assets().size(); ++ai) {
-      const auto& a = fleet.asset(ai);
-      const auto* hz = a.asset.get<HvacZoneSpec>();
-      if (!hz) continue;
-      auto& c = ctl(ai);
-      const double dt = c.mass_at == TimePoint{} ? 0.0 : to_seconds(now - c.mass_at);
-      c.mass_at = now;
-      if (dt <= 0) continue;
-      const auto& site = fleet.site(a.site);
-      const double h_ms = mass_coupling_kw_per_k(site.site.type, hz->floor_area_m2);
-      const double c_mass_kj = (1 - kAirShareOfCapacitance) * hz->thermal_capacitance_kwh_per_k * 3600;
-      if (!(h_ms > 0) || !(c_mass_kj > 0)) continue;
-      // A zone under no command of ours is where it would be left alone (whatever setpoint its
-      // own thermostat holds); so is one whose plant is off in both worlds, or whose air
-      // temperature is unknown: the difference fades.
-      const bool known = a.online && a.last && !std::isnan(a.last->indoor_temp_c) && any_in_force(ai, now);
-      const double x = known && plant_scheduled(site, now) ? a.last->indoor_temp_c - hz->default_setpoint_c : 0.0;
-      c.mass_lag_c += (x - c.mass_lag_c) * (1 - std::exp(-dt * h_ms / c_mass_kj));
+    for (const auto& site : fleet.sites()) {
+      std::optional<bool> scheduled;  // the site's plant schedule, looked up once
+      for (auto ai : site.assets) {
+        const auto& a = fleet.asset(ai);
+        const auto* hz = a.asset.get<HvacZoneSpec>();
+        if (!hz) continue;
+        auto& c = ctl(ai);
+        const double dt = c.mass_at == TimePoint{} ? 0.0 : to_seconds(now - c.mass_at);
+        c.mass_at = now;
+        if (dt <= 0) continue;
+        const double h_ms = mass_coupling_kw_per_k(site.site.type, hz->floor_area_m2);
+        const double c_mass_kj = (1 - kAirShareOfCapacitance) * hz->thermal_capacitance_kwh_per_k * 3600;
+        if (!(h_ms > 0) || !(c_mass_kj > 0)) continue;
+        // A zone under no command of ours is where it would be left alone (whatever setpoint its
+        // own thermostat holds); so is one whose plant is off in both worlds, or whose air
+        // temperature is unknown: the difference fades.
+        const bool known = a.online && a.last && !std::isnan(a.last->indoor_temp_c) && any_in_force(ai, now);
+        if (known && !scheduled) scheduled = plant_scheduled(site, now);
+        const double x = known && *scheduled ? a.last->indoor_temp_c - hz->default_setpoint_c : 0.0;
+        c.mass_lag_c += (x - c.mass_lag_c) * (1 - std::exp(-dt * h_ms / c_mass_kj));
+      }
     }
   }
 
@@ -1176,6 +1179,7 @@ struct Core::Impl {
     double sum = 0;
     for (auto si : sites) {
       const auto& site = fleet.site(si);
+      std::optional<bool> scheduled;  // the site's plant schedule, looked up once
       for (auto ai : site.assets) {
         const auto& a = fleet.asset(ai);
         if (!a.online || !a.last || std::isnan(a.last->p_kw)) continue;
@@ -1194,7 +1198,9 @@ struct Core::Impl {
           }
           case AssetKind::hvac_zone: {
             const auto& hz = *a.asset.get<HvacZoneSpec>();
-            if (std::isnan(a.last->indoor_temp_c) || !plant_scheduled(site, now) || !(hz.thermal_resistance_k_per_kw > 0)) break;
+            if (std::isnan(a.last->indoor_temp_c) || !(hz.thermal_resistance_k_per_kw > 0)) break;
+            if (!scheduled) scheduled = plant_scheduled(site, now);
+            if (!*scheduled) break;
             const double h_ms = mass_coupling_kw_per_k(site.site.type, hz.floor_area_m2);
             const double c_air_kj = kAirShareOfCapacitance * hz.thermal_capacitance_kwh_per_k * 3600;
             // The air term only for a zone under our command (see update_mass_lags).
