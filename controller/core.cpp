@@ -575,16 +575,9 @@ struct Core::Impl {
       }
     }
     for (auto& v : p.base_load_kw) v = std::max(0.0, v + uncontrolled_hvac);
-    double import_limit = lim.import_limit_kw;
-    double export_limit = lim.export_limit_kw;
-    for (const auto& a : site.site.assets) {
-      if (const auto* sm = a.get<SiteMeterSpec>()) {
-        if (sm->import_limit_kw > 0) import_limit = import_limit > 0 ? std::min(import_limit, sm->import_limit_kw) : sm->import_limit_kw;
-        export_limit = std::min(export_limit, sm->export_limit_kw);
-      }
-    }
-    p.import_limit_kw = import_limit > 0 ? import_limit : optimizer::kNoLimit;
-    p.export_limit_kw = export_limit;
+    // The tighter of the enrolled and the meters' limits, as the envelope applies them.
+    p.import_limit_kw = site.import_limit_kw > 0 ? site.import_limit_kw : optimizer::kNoLimit;
+    p.export_limit_kw = site.export_limit_kw;
     if (!lim.availability.empty()) {
       p.available.resize(static_cast<std::size_t>(T));
       for (int t = 0; t < T; ++t) p.available[static_cast<std::size_t>(t)] = site_available(site, h.start + h.step * t) ? 1 : 0;
